@@ -1,0 +1,85 @@
+# stepd build. Plain make; every dependency through pkg-config.
+#   make            build build/stepd
+#   make test       build and run every test (unit + integration), summary at the end
+#   make asan       same tests on an ASan+UBSan build (build-asan/)
+#   make check      what CI runs: asan tests, valgrind smoke, short fuzz runs
+#   make fuzz       build libFuzzer targets (clang)      make bench   run bench/*.sh
+#
+# Modules add their own packages in mk/<module>.mk (PKGS += ..., EXTRA_LDLIBS += ...)
+# and their Debian packages in deps/<module>.apt, so they never edit this file.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+PKGS    := libuv libh2o jansson sqlite3
+EXTRA_CFLAGS :=
+EXTRA_LDLIBS :=
+include $(sort $(wildcard mk/*.mk))
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers \
+           -fPIC $(OPT) $(SAN) -Iinclude -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
+LDFLAGS := $(SAN) -rdynamic
+LDLIBS  := $(PKG_LIBS) $(EXTRA_LDLIBS) -lpthread -ldl -lm
+
+SRC  := $(sort $(wildcard src/core/*.c src/store/*.c src/lang/*.c src/ai/*.c src/workbench/*.c))
+OBJ  := $(SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+
+.SECONDARY:
+.PHONY: all test asan check fuzz bench format lint clean install
+all: $(BUILD)/stepd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libstepd.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# --whole-archive: C steps are dlopen'ed and call into the step API, so every
+# public symbol must be in the binary even if nothing in it calls that symbol.
+$(BUILD)/stepd: $(BUILD)/src/main.o $(BUILD)/libstepd.a
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/src/main.o -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libstepd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS) -lcmocka
+
+test: $(BUILD)/stepd $(TEST_BIN)
+	BUILD=$(BUILD) tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+check:
+	tests/check.sh
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libstepd.a
+	@mkdir -p build-fuzz/fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "  FUZZ $$n"; \
+	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
+	    $$f -o build-fuzz/fuzz/$$n -Wl,--whole-archive build-fuzz/libstepd.a -Wl,--no-whole-archive $(LDLIBS) || exit 1; done
+
+bench: $(BUILD)/stepd
+	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --std=c11 -Iinclude -Isrc src include
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

@@ -1,0 +1,1 @@
+# core runtime: everything is in PKGS already (libuv libh2o jansson sqlite3)

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests and the AI modules need.
+# Each module lists its packages in deps/<module>.apt (one a line, # comments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=$(cat deps/*.apt | sed 's/#.*//' | tr -s ' \n' '\n' | sed '/^$/d' | sort -u)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+missing=$(dpkg-query -W -f='${binary:Package} ${Status}\n' $pkgs 2>/dev/null | awk '$NF=="installed"{print $1}' | sed 's/:.*//' | sort -u | comm -13 - <(echo "$pkgs") || true)
+if [ -n "$missing" ]; then
+    echo "install-deps: installing $(echo $missing | wc -w) packages"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+# data from the npm registry (never committed), one script per module
+for s in deps/*.data.sh; do
+    [ -e "$s" ] || continue
+    bash "$s"
+done
