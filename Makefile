@@ -61,14 +61,15 @@ asan:
 check:
 	tests/check.sh
 
+FUZZ_BUILD ?= build-fuzz
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
-	$(MAKE) CC=clang BUILD=build-fuzz OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libstepd.a
-	@mkdir -p build-fuzz/fuzz
+	$(MAKE) CC=clang BUILD=$(FUZZ_BUILD) OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/libstepd.a
+	@mkdir -p $(FUZZ_BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  echo "  FUZZ $$n"; \
 	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
-	    $$f -o build-fuzz/fuzz/$$n -Wl,--whole-archive build-fuzz/libstepd.a -Wl,--no-whole-archive $(LDLIBS) || exit 1; done
+	    $$f -o $(FUZZ_BUILD)/fuzz/$$n -Wl,--whole-archive $(FUZZ_BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS) || exit 1; done
 
 bench: $(BUILD)/stepd
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
@@ -80,6 +81,6 @@ lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 -Iinclude -Isrc src include
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-*
 
 -include $(OBJ:.o=.d) $(BUILD)/src/main.d $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

@@ -3,9 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
-make -s fuzz
+make -s fuzz FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 n=0
-for f in build-fuzz/fuzz/fuzz_*; do
+for f in ${FUZZ_BUILD:-build-fuzz}/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
     corpus=tests/fuzz/corpus/${name#fuzz_}
