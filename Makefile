@@ -52,7 +52,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libstepd.a
 	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS) -lcmocka
 
 test: $(BUILD)/stepd $(TEST_BIN)
-	BUILD=$(BUILD) tests/run.sh
+	BUILD=$(BUILD) tests/run.sh $(T)
 
 ASAN_BUILD ?= build-asan
 asan:
