@@ -19,8 +19,8 @@ include $(sort $(wildcard mk/*.mk))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers \
-           -fPIC $(OPT) $(SAN) -Iinclude -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
+           -fPIC $(OPT) $(SAN) -Iinclude -Isrc -Itests $(PKG_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 LDFLAGS := $(SAN) -rdynamic
 LDLIBS  := $(PKG_LIBS) $(EXTRA_LDLIBS) -lpthread -ldl -lm
 
