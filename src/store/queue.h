@@ -60,7 +60,8 @@ typedef struct queue_ops {
     int (*ack)(queue *q, const char *id);
     /* Failed: attempt += 1, last_error = error, ready again at due_ms. */
     int (*retry)(queue *q, const char *id, int64_t due_ms, const char *error);
-    /* Failed for good: moves the message to the dead-letter store with `error`. */
+    /* Failed for good: moves the message to the dead-letter store with `error`; the final
+     * failed attempt is counted (attempt += 1), so the DLQ shows how many were made. */
     int (*bury)(queue *q, const char *id, const char *error);
     /* Gives a leased message back unchanged (e.g. at shutdown), ready now. */
     int (*release)(queue *q, const char *id);
