@@ -22,6 +22,9 @@ typedef struct sqlite_store_opts {
  * it. Either out-pointer may be NULL. Each returned object is closed separately; the database
  * closes with the last one. Leases left by a previous process are expired on open. */
 int sqlite_store_open(const sqlite_store_opts *opts, state_store **state, queue **q);
+/* Why the last sqlite_store_open() on this thread failed (path and SQLite's message), "" if it
+ * did not; static per-thread storage, valid until the next open on the same thread. */
+const char *sqlite_store_last_error(void);
 
 /* In-memory adapters for unit tests (nothing survives the process). */
 int memory_store_open(state_store **state, queue **q);

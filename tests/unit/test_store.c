@@ -199,7 +199,7 @@ static void test_queue_push_batch_and_claim_order(void **state) {
     fixture *f = *state;
     queue *q = f->q;
     queue_msg batch[5];
-    char ids[5][8], data[5][16];
+    char ids[5][16], data[5][24];
     for (int i = 0; i < 5; i++) {
         snprintf(ids[i], sizeof ids[i], "m%d", i);
         snprintf(data[i], sizeof data[i], "{\"i\":%d}", i);
@@ -751,6 +751,6 @@ int main(void) {
                                         setup_sqlite, teardown),
     };
     int failed = cmocka_run_group_tests_name("memory", memory, NULL, NULL);
-    (void)sqlite; /* SQLITE_PENDING */
+    failed += cmocka_run_group_tests_name("sqlite", sqlite, NULL, NULL);
     return failed ? 1 : 0;
 }
