@@ -1,0 +1,2 @@
+# llm: chat completions client on libcurl (src/ai/llm*.c)
+PKGS += libcurl
