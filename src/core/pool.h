@@ -1,0 +1,23 @@
+/*
+ * pool.h — a fixed pool of worker threads running blocking jobs (handlers, AI calls).
+ * The libuv loop never runs handlers; it submits them here. Jobs run in FIFO order.
+ */
+#ifndef STEPD_CORE_POOL_H
+#define STEPD_CORE_POOL_H
+
+#include <stddef.h>
+
+typedef struct pool pool;
+typedef void (*pool_fn)(void *arg);
+
+/* Starts `threads` workers. NULL on failure. */
+pool *pool_new(int threads);
+/* Queues fn(arg). Returns 0, or STEP_ECLOSED once pool_free has begun, STEP_ENOMEM. */
+int pool_submit(pool *p, pool_fn fn, void *arg);
+/* Jobs queued or running. */
+size_t pool_pending(pool *p);
+int pool_threads(const pool *p);
+/* Runs the jobs still queued, joins the workers, frees the pool. NULL-safe. */
+void pool_free(pool *p);
+
+#endif

@@ -1,0 +1,735 @@
+/*
+ * runtime.c — lifecycle of a running project, the event dispatcher and cron.
+ *
+ * Events: runtime_emit() pushes one durable queue message per subscriber and wakes the
+ * dispatcher thread. The dispatcher claims ready messages for each event step that has free
+ * concurrency and runs them on the worker pool. A handler that returns non-zero, or runs
+ * past its timeout, is retried with exponential backoff and jitter; after its last attempt
+ * the message moves to the dead-letter store. Because every message is in the store before
+ * emit returns, and leases left by a dead process expire on the next open, a crash loses
+ * nothing: unacknowledged messages are delivered again (at least once).
+ *
+ * Shutdown: SIGTERM/SIGINT stop intake (HTTP accept, cron, claims), wait for in-flight
+ * handlers up to shutdownTimeoutMs, and exit 0; unfinished messages stay queued.
+ */
+#include "core/runtime.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/ctx.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/schema.h"
+#include "store/stores.h"
+
+struct running_event {
+    runtime *rt;
+    registry *reg;
+    step_def *step;
+    queue_msg msg;
+    int64_t deadline_ms;
+    int timed_out;
+    running_event *prev, *next;
+};
+
+void runtime_new_id(char out[33]) {
+    queue_new_id(out);
+}
+
+void runtime_job_begin(runtime *rt) {
+    atomic_fetch_add(&rt->jobs, 1);
+}
+
+void runtime_job_end(runtime *rt) {
+    atomic_fetch_sub(&rt->jobs, 1);
+}
+
+registry *runtime_registry(runtime *rt) {
+    pthread_mutex_lock(&rt->reg_mu);
+    registry *r = registry_ref(rt->reg);
+    pthread_mutex_unlock(&rt->reg_mu);
+    return r;
+}
+
+static void dispatcher_kick(runtime *rt) {
+    pthread_mutex_lock(&rt->disp_mu);
+    rt->disp_kick = 1;
+    pthread_cond_signal(&rt->disp_cv);
+    pthread_mutex_unlock(&rt->disp_mu);
+}
+
+int runtime_emit(runtime *rt, registry *reg, const step_def *from, const char *topic,
+                 const char *data, const char *trace_id) {
+    if (from && !step_def_emits(from, topic))
+        return STEP_EUNDECLARED;
+    const topic_subs *subs = registry_subscribers(reg, topic);
+    if (!subs) {
+        json_t *f = json_pack("{s:s}", "topic", topic);
+        log_write(STEP_LOG_DEBUG, from ? from->name : NULL, trace_id,
+                  "event has no subscriber", f);
+        json_decref(f);
+        return 0;
+    }
+    char event_id[33];
+    runtime_new_id(event_id);
+    queue_msg stack_msgs[8];
+    char stack_ids[8][33];
+    queue_msg *msgs = subs->n <= 8 ? stack_msgs : calloc((size_t)subs->n, sizeof(queue_msg));
+    char(*ids)[33] = subs->n <= 8 ? stack_ids : calloc((size_t)subs->n, 33);
+    if (!msgs || !ids) {
+        if (msgs != stack_msgs)
+            free(msgs);
+        if (ids != stack_ids)
+            free(ids);
+        return STEP_ENOMEM;
+    }
+    int64_t now = queue_now_ms();
+    for (int i = 0; i < subs->n; i++) {
+        runtime_new_id(ids[i]);
+        msgs[i] = (queue_msg){
+            .id = ids[i],
+            .event_id = event_id,
+            .topic = (char *)topic,
+            .step = subs->steps[i]->name,
+            .data = (char *)data,
+            .trace_id = (char *)(trace_id ? trace_id : ""),
+            .created_ms = now,
+        };
+    }
+    int rc = rt->q->ops->push(rt->q, msgs, (size_t)subs->n);
+    if (msgs != stack_msgs)
+        free(msgs);
+    if (ids != stack_ids)
+        free(ids);
+    if (rc) {
+        json_t *f = json_pack("{s:s, s:s}", "topic", topic, "error", step_strerror(rc));
+        log_write(STEP_LOG_ERROR, from ? from->name : NULL, trace_id, "emit failed", f);
+        json_decref(f);
+        return rc;
+    }
+    for (int i = 0; i < subs->n; i++)
+        atomic_store(&subs->steps[i]->dirty, 1);
+    dispatcher_kick(rt);
+    return 0;
+}
+
+/* ---- event handlers ------------------------------------------------------------------- */
+
+static int64_t backoff_delay(const step_def *s, int attempt) {
+    double base = (double)s->backoff_ms * pow(2.0, attempt > 20 ? 20 : attempt - 1);
+    if (base > 3600000.0)
+        base = 3600000.0;
+    double jitter = 0.5 + (double)(rand() % 1000) / 1000.0; /* 0.5x .. 1.5x */
+    return (int64_t)(base * jitter);
+}
+
+/* Records a failed attempt: retry later, or dead-letter after the last one. */
+static void event_failed(runtime *rt, step_def *s, queue_msg *m, const char *error, int final) {
+    int attempt = m->attempt + 1;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:i}", "eventId", m->event_id, "topic", m->topic,
+                          "error", error, "attempt", attempt, "maxAttempts", s->max_attempts);
+    int rc;
+    if (final || attempt >= s->max_attempts) {
+        rc = rt->q->ops->bury(rt->q, m->id, error);
+        log_write(STEP_LOG_ERROR, s->name, m->trace_id, "event moved to the dead-letter queue", f);
+    } else {
+        int64_t delay = backoff_delay(s, attempt);
+        json_object_set_new(f, "retryInMs", json_integer(delay));
+        rc = rt->q->ops->retry(rt->q, m->id, queue_now_ms() + delay, error);
+        log_write(STEP_LOG_WARN, s->name, m->trace_id, "event handler failed, will retry", f);
+    }
+    if (rc && rc != STEP_ENOTFOUND)
+        log_write(STEP_LOG_ERROR, s->name, m->trace_id, "queue update failed", NULL);
+    json_decref(f);
+}
+
+static void running_unlink(runtime *rt, running_event *ev) {
+    if (ev->prev)
+        ev->prev->next = ev->next;
+    else if (rt->running == ev)
+        rt->running = ev->next;
+    if (ev->next)
+        ev->next->prev = ev->prev;
+    ev->prev = ev->next = NULL;
+}
+
+static void event_job_run(void *arg) {
+    running_event *ev = arg;
+    runtime *rt = ev->rt;
+    step_def *s = ev->step;
+    queue_msg *m = &ev->msg;
+    char error[512] = "";
+    int final = 0;
+    json_error_t je;
+    json_t *input = json_loads(m->data ? m->data : "null", JSON_DECODE_ANY, &je);
+    int rc = 0;
+    if (!input) {
+        snprintf(error, sizeof(error), "event data is not valid JSON: %s", je.text);
+        final = 1;
+    } else {
+        schema_error se;
+        if (s->input_schema && schema_validate(s->input_schema, input, &se)) {
+            snprintf(error, sizeof(error), "input does not match the step's schema: %s%s%s",
+                     se.field, se.field[0] ? " " : "", se.message);
+            final = 1;
+        } else {
+            step_ctx ctx = {.rt = rt, .reg = ev->reg, .step = s, .trace_id = m->trace_id,
+                            .event_id = m->event_id, .attempt = m->attempt + 1};
+            rc = s->on_event(&ctx, input);
+            if (rc)
+                snprintf(error, sizeof(error), "handler returned %d (%s)", rc,
+                         rc < 0 ? step_strerror(rc) : "failure");
+        }
+        json_decref(input);
+    }
+    pthread_mutex_lock(&rt->disp_mu);
+    int timed_out = ev->timed_out;
+    if (!timed_out)
+        running_unlink(rt, ev);
+    pthread_mutex_unlock(&rt->disp_mu);
+    if (!timed_out) {
+        if (!error[0]) {
+            int arc = rt->q->ops->ack(rt->q, m->id);
+            if (arc && arc != STEP_ENOTFOUND)
+                log_write(STEP_LOG_ERROR, s->name, m->trace_id, "ack failed", NULL);
+        } else {
+            event_failed(rt, s, m, error, final);
+        }
+        atomic_fetch_sub(&s->inflight, 1);
+        atomic_store(&s->dirty, 1);
+    }
+    queue_msg_clear(m);
+    registry_unref(ev->reg);
+    free(ev);
+    dispatcher_kick(rt);
+    runtime_job_end(rt);
+}
+
+/* Called with disp_mu held: fails handlers past their deadline and frees their slots. The
+ * handler thread keeps running (C code cannot be interrupted safely); when it returns, its
+ * result is ignored. Returns the earliest remaining deadline or INT64_MAX. */
+static int64_t expire_running(runtime *rt, int64_t now) {
+    int64_t next = INT64_MAX;
+    for (running_event *ev = rt->running, *nx; ev; ev = nx) {
+        nx = ev->next;
+        if (ev->deadline_ms > now) {
+            if (ev->deadline_ms < next)
+                next = ev->deadline_ms;
+            continue;
+        }
+        ev->timed_out = 1;
+        running_unlink(rt, ev);
+        char error[128];
+        snprintf(error, sizeof(error), "timed out after %d ms", ev->step->timeout_ms);
+        pthread_mutex_unlock(&rt->disp_mu);
+        event_failed(rt, ev->step, &ev->msg, error, 0);
+        atomic_fetch_sub(&ev->step->inflight, 1);
+        atomic_store(&ev->step->dirty, 1);
+        pthread_mutex_lock(&rt->disp_mu);
+        nx = rt->running; /* the list may have changed while unlocked */
+    }
+    return next;
+}
+
+static void *dispatcher_main(void *arg) {
+    runtime *rt = arg;
+    int full = 1;
+    while (!atomic_load(&rt->stopping)) {
+        registry *reg = runtime_registry(rt);
+        int64_t now = queue_now_ms();
+        for (int i = 0; i < reg->nsteps && !atomic_load(&rt->stopping); i++) {
+            step_def *s = reg->steps[i];
+            if (s->type != STEP_EVENT)
+                continue;
+            if (full)
+                atomic_store(&s->dirty, 1);
+            int free_slots = s->concurrency - atomic_load(&s->inflight);
+            if (free_slots <= 0 || !atomic_exchange(&s->dirty, 0))
+                continue;
+            size_t want = free_slots > 64 ? 64 : (size_t)free_slots;
+            queue_msg *msgs = NULL;
+            size_t n = 0;
+            int64_t lease = (int64_t)s->timeout_ms + 60000;
+            int rc = rt->q->ops->claim(rt->q, s->name, now, lease, want, &msgs, &n);
+            if (rc) {
+                log_write(STEP_LOG_ERROR, s->name, NULL, "claim from the queue failed", NULL);
+                continue;
+            }
+            if (n == want)
+                atomic_store(&s->dirty, 1); /* there may be more */
+            for (size_t j = 0; j < n; j++) {
+                running_event *ev = calloc(1, sizeof(*ev));
+                if (!ev) {
+                    rt->q->ops->release(rt->q, msgs[j].id);
+                    queue_msg_clear(&msgs[j]);
+                    continue;
+                }
+                ev->rt = rt;
+                ev->reg = registry_ref(reg);
+                ev->step = s;
+                ev->msg = msgs[j];
+                ev->deadline_ms = queue_now_ms() + s->timeout_ms;
+                atomic_fetch_add(&s->inflight, 1);
+                runtime_job_begin(rt);
+                pthread_mutex_lock(&rt->disp_mu);
+                ev->next = rt->running;
+                if (rt->running)
+                    rt->running->prev = ev;
+                rt->running = ev;
+                pthread_mutex_unlock(&rt->disp_mu);
+                if (pool_submit(rt->workers, event_job_run, ev)) {
+                    pthread_mutex_lock(&rt->disp_mu);
+                    running_unlink(rt, ev);
+                    pthread_mutex_unlock(&rt->disp_mu);
+                    rt->q->ops->release(rt->q, ev->msg.id);
+                    atomic_fetch_sub(&s->inflight, 1);
+                    queue_msg_clear(&ev->msg);
+                    registry_unref(ev->reg);
+                    free(ev);
+                    runtime_job_end(rt);
+                }
+            }
+            free(msgs); /* the strings now belong to the running events */
+        }
+        registry_unref(reg);
+
+        /* sleep until kicked, the next delayed message is due, or a handler times out;
+         * at most 1 s, so writes by other processes (stepd dlq replay) are noticed */
+        int64_t due = 0, wait_ms = 1000;
+        if (rt->q->ops->next_due(rt->q, NULL, &due) == 0) {
+            int64_t d = due - queue_now_ms();
+            if (d < wait_ms)
+                wait_ms = d < 0 ? 0 : d;
+        }
+        pthread_mutex_lock(&rt->disp_mu);
+        int64_t dl = expire_running(rt, queue_now_ms());
+        if (dl != INT64_MAX && dl - queue_now_ms() < wait_ms)
+            wait_ms = dl - queue_now_ms() < 0 ? 0 : dl - queue_now_ms();
+        full = 0;
+        if (!rt->disp_kick && !atomic_load(&rt->stopping)) {
+            if (wait_ms < 1)
+                wait_ms = 1; /* ready-but-no-slot messages must not spin the CPU */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&rt->disp_cv, &rt->disp_mu, &ts) == ETIMEDOUT)
+                full = 1;
+        }
+        rt->disp_kick = 0;
+        pthread_mutex_unlock(&rt->disp_mu);
+    }
+    return NULL;
+}
+
+/* ---- cron ----------------------------------------------------------------------------- */
+
+typedef struct cron_job {
+    runtime *rt;
+    registry *reg;
+    step_def *step;
+} cron_job;
+
+static void cron_job_run(void *arg) {
+    cron_job *j = arg;
+    char trace[33];
+    runtime_new_id(trace);
+    step_ctx ctx = {.rt = j->rt, .reg = j->reg, .step = j->step, .trace_id = trace, .attempt = 1};
+    int rc = j->step->on_cron(&ctx);
+    if (rc) {
+        json_t *f = json_pack("{s:i}", "rc", rc);
+        log_write(STEP_LOG_ERROR, j->step->name, trace, "cron handler failed", f);
+        json_decref(f);
+    }
+    registry_unref(j->reg);
+    runtime_job_end(j->rt);
+    free(j);
+}
+
+static void cron_arm(cron_timer *ct, const step_def *s);
+
+static void on_cron_timer(uv_timer_t *t) {
+    cron_timer *ct = t->data;
+    runtime *rt = ct->rt;
+    if (atomic_load(&rt->stopping))
+        return;
+    registry *reg = runtime_registry(rt);
+    step_def *s = registry_step(reg, ct->step);
+    if (!s || s->type != STEP_CRON) {
+        registry_unref(reg);
+        return;
+    }
+    cron_job *j = calloc(1, sizeof(*j));
+    if (j) {
+        j->rt = rt;
+        j->reg = reg;
+        j->step = s;
+        runtime_job_begin(rt);
+        if (pool_submit(rt->workers, cron_job_run, j)) {
+            runtime_job_end(rt);
+            registry_unref(reg);
+            free(j);
+        }
+    } else {
+        registry_unref(reg);
+    }
+    reg = runtime_registry(rt);
+    s = registry_step(reg, ct->step);
+    if (s)
+        cron_arm(ct, s);
+    registry_unref(reg);
+}
+
+static void cron_arm(cron_timer *ct, const step_def *s) {
+    time_t now = time(NULL);
+    time_t next = cron_next(&s->cron, now);
+    if (next == (time_t)-1)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = ((int64_t)next - ts.tv_sec) * 1000 - ts.tv_nsec / 1000000;
+    uv_timer_start(&ct->timer, on_cron_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+}
+
+static void cron_free_cb(uv_handle_t *h) {
+    cron_timer *ct = h->data;
+    free(ct->step);
+    free(ct);
+}
+
+static void crons_stop(runtime *rt) {
+    for (cron_timer *ct = rt->crons, *nx; ct; ct = nx) {
+        nx = ct->next;
+        uv_timer_stop(&ct->timer);
+        uv_close((uv_handle_t *)&ct->timer, cron_free_cb);
+    }
+    rt->crons = NULL;
+}
+
+static void crons_start(runtime *rt, registry *reg) {
+    for (int i = 0; i < reg->nsteps; i++) {
+        step_def *s = reg->steps[i];
+        if (s->type != STEP_CRON)
+            continue;
+        cron_timer *ct = calloc(1, sizeof(*ct));
+        if (!ct || !(ct->step = strdup(s->name))) {
+            free(ct);
+            continue;
+        }
+        ct->rt = rt;
+        uv_timer_init(rt->loop, &ct->timer);
+        ct->timer.data = ct;
+        ct->next = rt->crons;
+        rt->crons = ct;
+        cron_arm(ct, s);
+    }
+}
+
+/* ---- loading steps ---------------------------------------------------------------------- */
+
+/* Loads every step file, reusing modules in `old` whose hash is unchanged. On success the
+ * new module list is returned in *mods (new references). */
+static int load_modules(runtime *rt, cmodule **old, int nold, cmodule ***mods, int *nmods,
+                        char **errors) {
+    char **files = NULL;
+    int nfiles = 0;
+    cstep_scan(rt->cfg->dir, &files, &nfiles);
+    cmodule **out = calloc((size_t)nfiles + 1, sizeof(cmodule *));
+    char *all = NULL;
+    size_t all_len = 0;
+    int n = 0, failed = 0;
+    for (int i = 0; out && i < nfiles; i++) {
+        uint64_t h = cstep_hash(&rt->copts, files[i]);
+        cmodule *m = NULL;
+        for (int j = 0; j < nold; j++)
+            if (old[j]->hash == h && !strcmp(old[j]->file, files[i]))
+                m = cmodule_ref(old[j]);
+        char *err = NULL;
+        if (!m && cstep_load(&rt->copts, files[i], &m, &err)) {
+            failed++;
+            size_t el = err ? strlen(err) : 0;
+            char *na = realloc(all, all_len + el + 2);
+            if (na) {
+                all = na;
+                memcpy(all + all_len, err ? err : "", el);
+                all_len += el;
+                if (all_len == 0 || all[all_len - 1] != '\n')
+                    all[all_len++] = '\n';
+                all[all_len] = '\0';
+            }
+            free(err);
+            continue;
+        }
+        out[n++] = m;
+    }
+    cstep_files_free(files, nfiles);
+    if (failed || !out) {
+        for (int i = 0; i < n; i++)
+            cmodule_unref(out[i]);
+        free(out);
+        *errors = all;
+        return STEP_ECOMPILE;
+    }
+    *mods = out;
+    *nmods = n;
+    return 0;
+}
+
+static void free_modules(cmodule **mods, int n) {
+    for (int i = 0; i < n; i++)
+        cmodule_unref(mods[i]);
+    free(mods);
+}
+
+static int build_registry(runtime *rt, cmodule **old, int nold, registry **reg, cmodule ***mods,
+                          int *nmods, char **errors) {
+    int rc = load_modules(rt, old, nold, mods, nmods, errors);
+    if (rc)
+        return rc;
+    registry_defaults d = {.max_attempts = rt->cfg->max_attempts,
+                           .timeout_ms = rt->cfg->timeout_ms,
+                           .concurrency = rt->cfg->concurrency,
+                           .backoff_ms = rt->cfg->backoff_ms};
+    rc = registry_build(*mods, *nmods, &d, reg, errors);
+    if (rc) {
+        free_modules(*mods, *nmods);
+        *mods = NULL;
+        *nmods = 0;
+    }
+    return rc;
+}
+
+/* dev: rebuild when a step file changed; on error the running version keeps serving */
+static void on_watch_timer(uv_timer_t *t) {
+    runtime *rt = t->data;
+    if (atomic_load(&rt->stopping))
+        return;
+    char **files = NULL;
+    int nfiles = 0;
+    cstep_scan(rt->cfg->dir, &files, &nfiles);
+    int changed = nfiles != rt->nmods;
+    for (int i = 0; !changed && i < nfiles; i++)
+        changed = strcmp(files[i], rt->mods[i]->file) ||
+                  cstep_hash(&rt->copts, files[i]) != rt->mods[i]->hash;
+    uint64_t sig = 1469598103934665603ULL;
+    for (int i = 0; i < nfiles; i++) {
+        uint64_t h = cstep_hash(&rt->copts, files[i]);
+        sig = (sig ^ h) * 1099511628211ULL;
+        for (const char *c = files[i]; *c; c++)
+            sig = (sig ^ (unsigned char)*c) * 1099511628211ULL;
+    }
+    cstep_files_free(files, nfiles);
+    if (!changed || sig == rt->bad_sig)
+        return;
+    registry *reg = NULL;
+    cmodule **mods = NULL;
+    int nmods = 0;
+    char *errors = NULL;
+    int rc = build_registry(rt, rt->mods, rt->nmods, &reg, &mods, &nmods, &errors);
+    if (rc) {
+        json_t *f = json_pack("{s:s}", "errors", errors ? errors : "");
+        log_write(STEP_LOG_ERROR, NULL, NULL,
+                  "reload failed; the previous version keeps running", f);
+        json_decref(f);
+        if (rt->cfg->pretty && errors)
+            fprintf(stderr, "%s", errors);
+        free(errors);
+        rt->bad_sig = sig; /* report each broken version once, not every tick */
+        return;
+    }
+    pthread_mutex_lock(&rt->reg_mu);
+    registry *old = rt->reg;
+    rt->reg = reg;
+    cmodule **old_mods = rt->mods;
+    int old_n = rt->nmods;
+    rt->mods = mods;
+    rt->nmods = nmods;
+    pthread_mutex_unlock(&rt->reg_mu);
+    free_modules(old_mods, old_n);
+    registry_unref(old);
+    crons_stop(rt);
+    crons_start(rt, reg);
+    http_server_set_registry(rt->http, reg);
+    dispatcher_kick(rt);
+    json_t *f = json_pack("{s:i}", "steps", reg->nsteps);
+    log_write(STEP_LOG_INFO, NULL, NULL, "steps reloaded", f);
+    json_decref(f);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static int mkdir_p(const char *dir) {
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
+    memset(rt, 0, sizeof(*rt));
+    *err = NULL;
+    rt->cfg = cfg;
+    rt->dev = cfg->dev;
+    pthread_mutex_init(&rt->reg_mu, NULL);
+    pthread_mutex_init(&rt->disp_mu, NULL);
+    pthread_cond_init(&rt->disp_cv, NULL);
+    if (cstep_find_include_dir(rt->include_dir, sizeof(rt->include_dir))) {
+        *err = strdup("cannot find stepd/step.h: set STEPD_INCLUDE to the directory holding "
+                      "stepd/step.h (e.g. the repository's include/)");
+        return STEP_ECONFIG;
+    }
+    rt->copts = (cstep_opts){.project_dir = cfg->dir, .cc = cfg->cc, .cflags = cfg->cflags,
+                             .include_dir = rt->include_dir};
+    char dotdir[4096];
+    snprintf(dotdir, sizeof(dotdir), "%s/.stepd", cfg->dir);
+    mkdir_p(dotdir);
+    int rc;
+    if (!strcmp(cfg->store_adapter, "memory")) {
+        rc = memory_store_open(&rt->state, &rt->q);
+    } else {
+        char *slash = strrchr(cfg->store_path, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir_p(cfg->store_path);
+            *slash = '/';
+        }
+        sqlite_store_opts so = {.path = cfg->store_path, .fsync = cfg->fsync};
+        rc = sqlite_store_open(&so, &rt->state, &rt->q);
+    }
+    if (rc) {
+        if (asprintf(err, "%s: cannot open the store: %s", cfg->store_path, step_strerror(rc)) < 0)
+            *err = NULL;
+        return rc;
+    }
+    rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err);
+    if (rc)
+        return rc;
+    rt->workers = pool_new(cfg->workers);
+    rt->loop = malloc(sizeof(uv_loop_t));
+    if (!rt->workers || !rt->loop || uv_loop_init(rt->loop)) {
+        free(rt->loop);
+        rt->loop = NULL;
+        *err = strdup("out of memory starting the runtime");
+        return STEP_ENOMEM;
+    }
+    rc = http_server_start(rt, err);
+    if (rc)
+        return rc;
+    return 0;
+}
+
+static void on_drain_timer(uv_timer_t *t) {
+    runtime *rt = t->data;
+    if (atomic_load(&rt->jobs) == 0 || uv_now(rt->loop) >= rt->drain_deadline) {
+        uv_timer_stop(t);
+        uv_stop(rt->loop);
+    }
+}
+
+void runtime_request_stop(runtime *rt) {
+    if (atomic_exchange(&rt->stopping, 1))
+        return;
+    log_write(STEP_LOG_INFO, NULL, NULL, "shutting down: draining in-flight handlers", NULL);
+    dispatcher_kick(rt);
+    http_server_stop_accepting(rt->http);
+    crons_stop(rt);
+    uv_timer_stop(&rt->watch_timer);
+    rt->drain_deadline = uv_now(rt->loop) + (uint64_t)rt->cfg->shutdown_timeout_ms;
+    uv_timer_start(&rt->drain_timer, on_drain_timer, 0, 20);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    (void)signum;
+    runtime_request_stop(s->data);
+}
+
+int runtime_run(runtime *rt) {
+    if (pthread_create(&rt->dispatcher, NULL, dispatcher_main, rt) == 0)
+        rt->dispatcher_started = 1;
+    registry *reg = runtime_registry(rt);
+    crons_start(rt, reg);
+    json_t *f = json_pack("{s:i, s:s, s:i, s:s, s:i}", "steps", reg->nsteps, "host",
+                          rt->cfg->host, "port", http_server_port(rt->http), "store",
+                          rt->cfg->store_adapter, "workers", rt->cfg->workers);
+    log_write(STEP_LOG_INFO, NULL, NULL, "stepd is listening", f);
+    json_decref(f);
+    registry_unref(reg);
+    uv_signal_init(rt->loop, &rt->sigterm);
+    uv_signal_init(rt->loop, &rt->sigint);
+    rt->sigterm.data = rt->sigint.data = rt;
+    uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&rt->sigint, on_signal, SIGINT);
+    uv_timer_init(rt->loop, &rt->drain_timer);
+    rt->drain_timer.data = rt;
+    uv_timer_init(rt->loop, &rt->watch_timer);
+    rt->watch_timer.data = rt;
+    if (rt->dev)
+        uv_timer_start(&rt->watch_timer, on_watch_timer, 300, 300);
+    uv_run(rt->loop, UV_RUN_DEFAULT);
+    atomic_store(&rt->stopping, 1);
+    dispatcher_kick(rt);
+    if (rt->dispatcher_started)
+        pthread_join(rt->dispatcher, NULL);
+    rt->dispatcher_started = 0;
+    int left = atomic_load(&rt->jobs);
+    if (left > 0) {
+        json_t *lf = json_pack("{s:i}", "handlers", left);
+        log_write(STEP_LOG_WARN, NULL, NULL,
+                  "shutdown timeout: handlers still running; their events stay queued", lf);
+        json_decref(lf);
+        rt->exit_code = 0;
+        return -left;
+    }
+    log_write(STEP_LOG_INFO, NULL, NULL, "stopped", NULL);
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void runtime_close(runtime *rt) {
+    if (rt->dispatcher_started) {
+        atomic_store(&rt->stopping, 1);
+        dispatcher_kick(rt);
+        pthread_join(rt->dispatcher, NULL);
+    }
+    pool_free(rt->workers); /* runs what is queued: those jobs only release their messages */
+    rt->workers = NULL;
+    if (rt->loop) {
+        crons_stop(rt);
+        http_server_free(rt->http);
+        rt->http = NULL;
+        uv_walk(rt->loop, close_walk, NULL);
+        uv_run(rt->loop, UV_RUN_DEFAULT);
+        uv_loop_close(rt->loop);
+        free(rt->loop);
+        rt->loop = NULL;
+    }
+    registry_unref(rt->reg);
+    rt->reg = NULL;
+    free_modules(rt->mods, rt->nmods);
+    rt->mods = NULL;
+    state_close(rt->state);
+    queue_close(rt->q);
+    pthread_mutex_destroy(&rt->reg_mu);
+    pthread_mutex_destroy(&rt->disp_mu);
+    pthread_cond_destroy(&rt->disp_cv);
+}
