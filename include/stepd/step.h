@@ -43,17 +43,17 @@ extern "C" {
 /* ---- errors -------------------------------------------------------------------------------
  * Functions return 0 or a negative STEP_E* code; step_strerror() names it. */
 #define STEP_ERRNO_MAP(X)                                                                          \
-    X(NOTFOUND, -1, "not found")                                                                   \
-    X(INVAL, -2, "invalid argument")                                                               \
-    X(NOMEM, -3, "out of memory")                                                                  \
-    X(IO, -4, "storage I/O error")                                                                 \
-    X(UNDECLARED, -5, "topic not declared in the step's emits")                                    \
-    X(TIMEOUT, -6, "timed out")                                                                    \
-    X(CLOSED, -7, "runtime is shutting down")                                                      \
-    X(CONFIG, -8, "invalid configuration")                                                         \
-    X(SCHEMA, -9, "value does not match the schema")                                               \
-    X(COMPILE, -10, "compilation failed")                                                          \
-    X(FAILED, -11, "handler failed")                                                               \
+    X(FAILED, -1, "handler failed")                                                                \
+    X(NOTFOUND, -2, "not found")                                                                   \
+    X(INVAL, -3, "invalid argument")                                                               \
+    X(NOMEM, -4, "out of memory")                                                                  \
+    X(IO, -5, "storage I/O error")                                                                 \
+    X(UNDECLARED, -6, "topic not declared in the step's emits")                                    \
+    X(TIMEOUT, -7, "timed out")                                                                    \
+    X(CLOSED, -8, "runtime is shutting down")                                                      \
+    X(CONFIG, -9, "invalid configuration")                                                         \
+    X(SCHEMA, -10, "value does not match the schema")                                              \
+    X(COMPILE, -11, "compilation failed")                                                          \
     X(UNSUPPORTED, -12, "not supported")                                                           \
     X(BUSY, -13, "resource busy")                                                                  \
     X(CONFLICT, -14, "conflict")                                                                   \
@@ -106,6 +106,9 @@ const char *step_event_id(const step_ctx *ctx);
 const char *step_name(const step_ctx *ctx);
 /* 1 on the first delivery of an event, 2 on the first retry, ...; 1 for API and cron. */
 int step_attempt(const step_ctx *ctx);
+
+/* Writes a new random id (32 hex characters + NUL), e.g. for a chatId. Thread-safe. */
+void step_new_id(char out[33]);
 
 /* ---- HTTP requests and responses (API steps and middleware) -------------------------------- */
 

@@ -115,6 +115,10 @@ int step_attempt(const step_ctx *ctx) {
     return ctx && ctx->attempt > 0 ? ctx->attempt : 1;
 }
 
+void step_new_id(char out[33]) {
+    runtime_new_id(out);
+}
+
 int step_respond(step_response *res, int status, json_t *body) {
     if (!res) {
         json_decref(body);

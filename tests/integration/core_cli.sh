@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The CLI: --version, --help everywhere, `stepd new` and its own test, emit/state/dlq usage.
+. "$STEPD_ROOT/tests/support/integration.sh"
+expect "$("$STEPD_BIN" --version)" 'stepd 0.*' "--version"
+for c in dev start new emit state dlq ai; do
+    out=$("$STEPD_BIN" $c --help) || fail "$c --help exit code"
+    expect "$out" '*usage: stepd*' "$c --help"
+done
+"$STEPD_BIN" bogus >/dev/null 2>&1 && fail "unknown command accepted"
+"$STEPD_BIN" emit >/dev/null 2>&1; [ $? = 2 ] || fail "emit without topic should be a usage error"
+contains "$("$STEPD_BIN" emit t '{bad' 2>&1)" "not valid JSON" "emit bad JSON message"
+contains "$("$STEPD_BIN" emit t '{}' --port 1 2>&1)" "no stepd server answers" "emit without server"
+cd "$TMP" && "$STEPD_BIN" new myapp >/dev/null || fail "stepd new"
+"$STEPD_BIN" new myapp >/dev/null 2>&1 && fail "stepd new over an existing directory"
+for f in stepd.json steps/hello.step.c steps/count_greetings.step.c steps/report.step.c tests/smoke.sh; do
+    [ -f "myapp/$f" ] || fail "scaffold lacks $f"
+done
+STEPD="$STEPD_BIN" bash myapp/tests/smoke.sh || fail "the scaffolded project's own test"
+echo "cli ok"
