@@ -348,14 +348,18 @@ static void find_dates(const char *msg, const char *low, json_t *out) {
             continue;
         int y = 0, m = 0, d = 0;
         size_t n;
-        /* 2024-01-31 */
-        if (year_at(p, &y) || (isdigit((unsigned char)p[0]) && sscanf(p, "%4d-", &y) == 1)) {
-            if (sscanf(p, "%4d-%2d-%2d", &y, &m, &d) == 3 && p[4] == '-' && !is_word(p[10]) &&
-                isdigit((unsigned char)p[9])) {
-                add_date(out, msg + (p - low), 10, y, m, d);
-                p += 9;
-                continue;
-            }
+        /* 2024-01-31: checked left to right so nothing past the NUL is read */
+        static const char iso[] = "dddd-dd-dd";
+        size_t k = 0;
+        while (iso[k] && (iso[k] == 'd' ? isdigit((unsigned char)p[k]) != 0 : p[k] == '-'))
+            k++;
+        if (!iso[k] && !is_word(p[10])) {
+            y = atoi(p);
+            m = atoi(p + 5);
+            d = atoi(p + 8);
+            add_date(out, msg + (p - low), 10, y, m, d);
+            p += 9;
+            continue;
         }
         /* 31/01/2024 or 01/31/2024 (day first unless that is impossible) */
         int a, b;
