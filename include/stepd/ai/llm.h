@@ -127,6 +127,25 @@ typedef struct stepd_llm_hooks {
     int (*emit)(void *ud, const char *topic, json_t *data);
 } stepd_llm_hooks;
 
+/* Hooks bound to a step's context (cache and memory in the project's state, metrics as
+ * events): `stepd_llm_hooks h = stepd_llm_step_hooks(ctx);`. The step must list "metrics.ai"
+ * in its emits (or the call passes .no_metrics = 1). Header-only, so the library itself does
+ * not depend on the runtime. */
+static inline int stepd_llm_step_state_get_(void *ud, const char *g, const char *k, json_t **o) {
+    return step_state_get((step_ctx *)ud, g, k, o);
+}
+static inline int stepd_llm_step_state_set_(void *ud, const char *g, const char *k, json_t *v) {
+    return step_state_set((step_ctx *)ud, g, k, v);
+}
+static inline int stepd_llm_step_emit_(void *ud, const char *topic, json_t *data) {
+    return step_emit((step_ctx *)ud, topic, data);
+}
+static inline stepd_llm_hooks stepd_llm_step_hooks(step_ctx *ctx) {
+    stepd_llm_hooks h = {ctx, stepd_llm_step_state_get_, stepd_llm_step_state_set_,
+                         stepd_llm_step_emit_};
+    return h;
+}
+
 #define STEPD_LLM_CACHE_GROUP "ai_cache"
 #define STEPD_LLM_METRICS_TOPIC "metrics.ai"
 
