@@ -1,0 +1,2 @@
+# text module: language id (libexttextcat), Pattern's pickled tagger model (zlib)
+PKGS += libexttextcat zlib

@@ -1,0 +1,495 @@
+/*
+ * text_token.c — the tokenizer and sentence splitter, a faithful C port of Pattern's
+ * find_tokens() (pattern/text/__init__.py), because sentiment and POS results depend on the
+ * exact tokens. The pipeline is the same as Pattern's:
+ *   1. contractions get a space before them ("don't" -> "do n't", "it's" -> "it 's"),
+ *      curly quotes get spaces around them;
+ *   2. whitespace runs split tokens; two or more consecutive newlines end a sentence;
+ *   3. leading punctuation is split off each token (except @mentions), then trailing
+ *      punctuation, an ellipsis, and a final period unless the token is an abbreviation
+ *      ("Mr.", "e.g.", "U.S.", "T.");
+ *   4. sentences end after runs of . ! ? ... tokens;
+ *   5. each sentence is re-joined and Pattern's fix-ups run on it: "( ! )" -> "(!)",
+ *      emoticons split by step 3 are glued back (": )" -> ":)"), emoji get spaces around.
+ * URLs, e-mails and numbers survive because only leading/trailing punctuation is split.
+ * Input must be valid UTF-8 (text.c sanitises it first).
+ */
+#include "ai/text_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <stepd/step.h>
+
+#define EOS "END-OF-SENTENCE"
+
+static const char PUNCT[] = ".,;:!?()[]{}`'\"@#$^&*+-|=~_";
+
+static int is_punct(char c) { return c && strchr(PUNCT, c) != NULL; }
+
+static const char *const REPLACE[] = {"'d", "'m", "'s", "'ll", "'re", "'ve", "n't"};
+
+static int is_replace(const char *t, size_t n) {
+    for (size_t i = 0; i < sizeof(REPLACE) / sizeof(REPLACE[0]); i++)
+        if (strlen(REPLACE[i]) == n && !memcmp(REPLACE[i], t, n))
+            return 1;
+    return 0;
+}
+
+static const char *const ABBREVIATIONS[] = {
+    "a.",    "adj.",  "adv.",  "al.",   "a.m.",  "art.",  "c.",    "capt.", "cert.", "cf.",
+    "col.",  "Col.",  "comp.", "conf.", "def.",  "Dep.",  "Dept.", "Dr.",   "dr.",   "ed.",
+    "e.g.",  "esp.",  "etc.",  "ex.",   "f.",    "fig.",  "gen.",  "id.",   "i.e.",  "int.",
+    "l.",    "m.",    "Med.",  "Mil.",  "Mr.",   "n.",    "n.q.",  "orig.", "pl.",   "pred.",
+    "pres.", "p.m.",  "ref.",  "v.",    "vs.",   "w/"};
+
+static int is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* t ends with '.'; Pattern's abbreviation set and RE_ABBR1..3. */
+static int is_abbreviation(const char *t, size_t n) {
+    for (size_t i = 0; i < sizeof(ABBREVIATIONS) / sizeof(ABBREVIATIONS[0]); i++)
+        if (strlen(ABBREVIATIONS[i]) == n && !memcmp(ABBREVIATIONS[i], t, n))
+            return 1;
+    /* ^([A-Za-z]\.)+$ (covers ^[A-Za-z]\.$) */
+    if (n % 2 == 0) {
+        size_t i = 0;
+        while (i < n && is_ascii_alpha(t[i]) && t[i + 1] == '.')
+            i += 2;
+        if (i == n)
+            return 1;
+    }
+    /* ^[A-Z][bcdfghjklmnpqrstvwxz|]+.$ — the final "." is any one character */
+    if (n >= 3 && t[0] >= 'A' && t[0] <= 'Z') {
+        size_t i = 1;
+        while (i < n - 1 && strchr("bcdfghjklmnpqrstvwxz|", t[i]) && t[i])
+            i++;
+        /* the last character is one code point: '.' here, since t ends with '.' */
+        if (i == n - 1)
+            return 1;
+    }
+    return 0;
+}
+
+/* RE_MENTION: ^@[0-9A-z_]+(,|:|.|!|?|$) */
+static int is_mention(const char *t, size_t n) {
+    if (n < 2 || t[0] != '@')
+        return 0;
+    size_t k = 1;
+    while (k < n && ((t[k] >= '0' && t[k] <= '9') || (t[k] >= 'A' && t[k] <= 'z')))
+        k++;
+    if (k == 1)
+        return 0;
+    return k == n || strchr(",:.!?", t[k]) != NULL;
+}
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+typedef struct spans {
+    span *v;
+    size_t n, cap;
+    int oom;
+} spans;
+
+static void spans_push(spans *s, const char *p, size_t n) {
+    if (s->oom)
+        return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        span *v = realloc(s->v, cap * sizeof(*v));
+        if (!v) {
+            s->oom = 1;
+            return;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = (span){p, n};
+}
+
+/* Step 1: contractions and curly quotes. */
+static void normalize(const char *s, size_t n, tbuf *out) {
+    size_t i = 0, run = 0;
+    while (i < n) {
+        const char *c = s + i;
+        size_t left = n - i;
+        const char *ins = NULL;
+        size_t skip = 0;
+        if (c[0] == '\'' && left >= 2) {
+            char d = c[1];
+            if (d == 'd' || d == 'm' || d == 's')
+                ins = " ", skip = 0;
+            else if (left >= 3 && ((d == 'l' && c[2] == 'l') || (d == 'r' && c[2] == 'e') ||
+                                   (d == 'v' && c[2] == 'e')))
+                ins = " ", skip = 0;
+        } else if (c[0] == 'n' && left >= 3 && c[1] == '\'' && c[2] == 't') {
+            ins = " ";
+        } else if (left >= 3 && (unsigned char)c[0] == 0xE2 && (unsigned char)c[1] == 0x80 &&
+                   ((unsigned char)c[2] == 0x9C || (unsigned char)c[2] == 0x9D ||
+                    (unsigned char)c[2] == 0x98 || (unsigned char)c[2] == 0x99)) {
+            /* “ ” ‘ ’ -> " x " */
+            tbuf_put(out, s + i - run, run);
+            run = 0;
+            tbuf_putc(out, ' ');
+            tbuf_put(out, c, 3);
+            tbuf_putc(out, ' ');
+            i += 3;
+            continue;
+        }
+        (void)skip;
+        if (ins) {
+            tbuf_put(out, s + i - run, run);
+            run = 0;
+            tbuf_putc(out, ' ');
+            /* copy the contraction itself so it is not matched twice ("n't" then "'t") */
+            size_t len = c[0] == 'n' ? 3 : (c[1] == 'l' || c[1] == 'r' || c[1] == 'v') ? 3 : 2;
+            tbuf_put(out, c, len);
+            i += len;
+            continue;
+        }
+        i++;
+        run++;
+    }
+    tbuf_put(out, s + i - run, run);
+    if (!out->p)
+        tbuf_put(out, "", 0);
+}
+
+/* Step 2: split on whitespace; "\n\n" (after "\r\n" -> "\n") inserts an EOS token. */
+static void split_raw(const char *s, size_t n, spans *raw) {
+    size_t i = 0;
+    while (i < n) {
+        int l;
+        int32_t cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+        if (cp >= 0 && py_isspace((uint32_t)cp)) {
+            int nl = 0; /* consecutive newlines in the current group */
+            while (i < n) {
+                cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+                if (cp < 0 || !py_isspace((uint32_t)cp))
+                    break;
+                if (cp == '\r' && i + 1 < n && s[i + 1] == '\n') {
+                    i++; /* "\r\n" is one "\n" */
+                    cp = '\n';
+                }
+                if (cp == '\n') {
+                    nl++;
+                    if (nl == 2)
+                        spans_push(raw, EOS, sizeof(EOS) - 1);
+                } else {
+                    nl = 0;
+                }
+                i += (size_t)l;
+            }
+            continue;
+        }
+        size_t start = i;
+        while (i < n) {
+            cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+            if (cp >= 0 && py_isspace((uint32_t)cp))
+                break;
+            i += (size_t)l;
+        }
+        spans_push(raw, s + start, i - start);
+    }
+}
+
+/* Step 3 for one raw token. */
+static void split_punct(const char *t, size_t n, spans *out) {
+    if (n == sizeof(EOS) - 1 && !memcmp(t, EOS, n)) {
+        spans_push(out, t, n);
+        return;
+    }
+    if (!is_mention(t, n)) {
+        while (n > 0 && is_punct(t[0]) && !is_replace(t, n)) {
+            spans_push(out, t, 1);
+            t++;
+            n--;
+        }
+    }
+    span tail[64];
+    size_t ntail = 0;
+    spans big = {0}; /* only for pathological tokens with more than 64 trailing marks */
+    while (n > 0 && is_punct(t[n - 1]) && !is_replace(t, n)) {
+        span piece = {0};
+        int have = 0;
+        if (t[n - 1] != '.') {
+            piece = (span){t + n - 1, 1};
+            have = 1;
+            n--;
+        }
+        if (have) {
+            if (ntail < 64)
+                tail[ntail++] = piece;
+            else
+                spans_push(&big, piece.p, piece.n);
+        }
+        if (n >= 3 && !memcmp(t + n - 3, "...", 3)) {
+            piece = (span){t + n - 3, 3};
+            n -= 3;
+            while (n > 0 && t[n - 1] == '.')
+                n--;
+            if (ntail < 64)
+                tail[ntail++] = piece;
+            else
+                spans_push(&big, piece.p, piece.n);
+        }
+        if (n > 0 && t[n - 1] == '.') {
+            if (is_abbreviation(t, n))
+                break;
+            piece = (span){t + n - 1, 1};
+            n--;
+            if (ntail < 64)
+                tail[ntail++] = piece;
+            else
+                spans_push(&big, piece.p, piece.n);
+        }
+    }
+    if (n > 0)
+        spans_push(out, t, n);
+    for (size_t k = big.n; k > 0; k--)
+        spans_push(out, big.v[k - 1].p, big.v[k - 1].n);
+    for (size_t k = ntail; k > 0; k--)
+        spans_push(out, tail[k - 1].p, tail[k - 1].n);
+    if (big.oom)
+        out->oom = 1;
+    free(big.v);
+}
+
+static int span_is(span s, const char *lit) {
+    size_t n = strlen(lit);
+    return s.n == n && !memcmp(s.p, lit, n);
+}
+
+static int is_terminator(span s) {
+    return span_is(s, "...") || span_is(s, ".") || span_is(s, "!") || span_is(s, "?") ||
+           span_is(s, EOS);
+}
+
+/* Emoticons of Pattern's EMOTICONS table (used to glue ": )" back into ":)"). */
+static const char *const EMOTICONS[] = {
+    "<3",  "\xE2\x99\xA5", "\xE2\x9D\xA4", ">:D", ":-D", ":D",  "=-D", "=D",  "X-D", "x-D",
+    "XD",  "xD",  "8-D", ">:P", ":-P", ":P",  ":-p", ":p",  ":-b", ":b",  ":c)", ":o)",
+    ":^)", ">:)", ":-)", ":)",  "=)",  "=]",  ":]",  ":}",  ":>",  ":3",  "8)",  "8-)",
+    ">;]", ";-)", ";)",  ";-]", ";]",  ";D",  ";^)", "*-)", "*)",  ":-|", ":|",  ">:o",
+    ":-O", ":O",  ":o",  ":-o", "o_O", "o.O", "\xC2\xB0O\xC2\xB0", "\xC2\xB0o\xC2\xB0",
+    ">:/", ":-/", ":/",  ":\\", ">:\\", ":-.", ":-s", ":s",  ":S",  ":-S", ">.>", ">:[",
+    ":-(", ":(",  "=(",  ":-[", ":[",  ":{",  ":-<", ":c",  ":-c", "=/",  ":'(", ":'''(",
+    ";'("};
+
+/* Matches emoticon e at s (optional single spaces between its characters, then end or space).
+ * Returns the bytes consumed (including the trailing space) or 0. */
+static size_t match_emoticon(const char *s, size_t n, const char *e) {
+    size_t i = 0, k = 0, el = strlen(e);
+    while (k < el) {
+        int l;
+        utf8_decode((const unsigned char *)e + k, el - k, &l);
+        if (k > 0 && i < n && s[i] == ' ')
+            i++;
+        if (i + (size_t)l > n || memcmp(s + i, e + k, (size_t)l))
+            return 0;
+        i += (size_t)l;
+        k += (size_t)l;
+    }
+    if (i == n)
+        return i;
+    if (s[i] == ' ')
+        return i + 1;
+    return 0;
+}
+
+static const char *const EMOJI[] = {
+    "\xE2\x9D\xA4\xEF\xB8\x8F", "\xF0\x9F\x92\x9C", "\xF0\x9F\x92\x9A", "\xF0\x9F\x92\x99",
+    "\xF0\x9F\x92\x9B", "\xF0\x9F\x92\x95", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x84",
+    "\xF0\x9F\x98\x83", "\xF0\x9F\x98\x86", "\xF0\x9F\x98\x85", "\xF0\x9F\x98\x82",
+    "\xF0\x9F\x98\x81", "\xF0\x9F\x98\xBB", "\xF0\x9F\x98\x8D", "\xF0\x9F\x98\x88",
+    "\xF0\x9F\x91\x8C", "\xF0\x9F\x98\x9B", "\xF0\x9F\x98\x9D", "\xF0\x9F\x98\x9C",
+    "\xF0\x9F\x98\x8B", "\xF0\x9F\x98\x87", "\xF0\x9F\x98\x8A", "\xF0\x9F\x98\x8C",
+    "\xF0\x9F\x98\x8F", "\xF0\x9F\x98\x8E", "\xE2\x98\xBA",     "\xF0\x9F\x91\x8D",
+    "\xF0\x9F\x98\x89", "\xF0\x9F\x98\x90", "\xF0\x9F\x98\xB6", "\xF0\x9F\x98\xB3",
+    "\xF0\x9F\x98\xAE", "\xF0\x9F\x98\xAF", "\xF0\x9F\x98\xA7", "\xF0\x9F\x98\xA6",
+    "\xF0\x9F\x99\x80", "\xF0\x9F\x98\x95", "\xF0\x9F\x98\xAC", "\xF0\x9F\x98\x9F",
+    "\xF0\x9F\x98\x92", "\xF0\x9F\x98\x94", "\xF0\x9F\x98\x9E", "\xF0\x9F\x98\xA0",
+    "\xF0\x9F\x98\xA9", "\xF0\x9F\x98\xAB", "\xF0\x9F\x98\xA1", "\xF0\x9F\x91\xBF",
+    "\xF0\x9F\x98\xA2", "\xF0\x9F\x98\xA5", "\xF0\x9F\x98\x93", "\xF0\x9F\x98\xAA",
+    "\xF0\x9F\x98\xAD", "\xF0\x9F\x98\xBF"};
+
+static size_t emoji_at(const char *s, size_t n) {
+    if (n == 0 || (unsigned char)s[0] < 0xE2)
+        return 0;
+    for (size_t k = 0; k < sizeof(EMOJI) / sizeof(EMOJI[0]); k++) {
+        size_t l = strlen(EMOJI[k]);
+        if (l <= n && !memcmp(s, EMOJI[k], l))
+            return l;
+    }
+    return 0;
+}
+
+static int emoticon_start(unsigned char c) {
+    return c == '<' || c == '>' || c == ':' || c == '=' || c == 'X' || c == 'x' || c == '8' ||
+           c == ';' || c == '*' || c == 'o' || c == 0xC2 || c == 0xE2;
+}
+
+/* Step 5 on one joined sentence; appends its final tokens to t. */
+static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b) {
+    a->len = 0;
+    b->len = 0;
+    /* RE_SARCASM: "( ?! ?)" -> "(!)" */
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '(') {
+            size_t j = i + 1;
+            if (j < n && s[j] == ' ')
+                j++;
+            if (j < n && s[j] == '!') {
+                j++;
+                if (j < n && s[j] == ' ')
+                    j++;
+                if (j < n && s[j] == ')') {
+                    tbuf_put(a, "(!)", 3);
+                    i = j + 1;
+                    continue;
+                }
+            }
+        }
+        tbuf_putc(a, s[i]);
+        i++;
+    }
+    /* RE_EMOTICONS: glue emoticons whose characters were split apart */
+    for (size_t i = 0; i < a->len;) {
+        if (emoticon_start((unsigned char)a->p[i])) {
+            size_t m = 0, k;
+            for (k = 0; k < sizeof(EMOTICONS) / sizeof(EMOTICONS[0]); k++)
+                if ((m = match_emoticon(a->p + i, a->len - i, EMOTICONS[k])) > 0)
+                    break;
+            if (m) {
+                tbuf_puts(b, EMOTICONS[k]);
+                if (a->p[i + m - 1] == ' ')
+                    tbuf_putc(b, ' ');
+                i += m;
+                continue;
+            }
+        }
+        int l;
+        utf8_decode((const unsigned char *)a->p + i, a->len - i, &l);
+        tbuf_put(b, a->p + i, (size_t)l);
+        i += (size_t)l;
+    }
+    /* RE_EMOJI: spaces around emoji */
+    a->len = 0;
+    for (size_t i = 0; i < b->len;) {
+        size_t e, g1 = 0;
+        if (b->p[i] == ' ' && (e = emoji_at(b->p + i + 1, b->len - i - 1)) > 0)
+            g1 = 1;
+        else
+            e = emoji_at(b->p + i, b->len - i);
+        if (e) {
+            tbuf_putc(a, ' ');
+            tbuf_put(a, b->p + i + g1, e);
+            tbuf_putc(a, ' ');
+            i += g1 + e;
+            if (i < b->len && b->p[i] == ' ')
+                i++;
+            continue;
+        }
+        tbuf_putc(a, b->p[i]);
+        i++;
+    }
+    /* .replace("  ", " ") then split on spaces */
+    size_t sent_first = t->ntok;
+    size_t i = 0;
+    while (i < a->len) {
+        while (i < a->len && a->p[i] == ' ')
+            i++;
+        size_t st = i;
+        while (i < a->len && a->p[i] != ' ')
+            i++;
+        if (i == st)
+            break;
+        if (t->ntok == t->captok) {
+            size_t cap = t->captok ? t->captok * 2 : 256;
+            size_t *v = realloc(t->tok, cap * sizeof(*v));
+            if (!v) {
+                t->oom = 1;
+                return;
+            }
+            t->tok = v;
+            t->captok = cap;
+        }
+        t->tok[t->ntok++] = t->buf.len;
+        tbuf_put(&t->buf, a->p + st, i - st);
+        tbuf_putc(&t->buf, 0);
+    }
+    if (t->ntok == sent_first)
+        return;
+    if (t->nsent + 2 > t->capsent) {
+        size_t cap = t->capsent ? t->capsent * 2 : 64;
+        size_t *v = realloc(t->sent, cap * sizeof(*v));
+        if (!v) {
+            t->oom = 1;
+            return;
+        }
+        t->sent = v;
+        t->capsent = cap;
+    }
+    t->sent[t->nsent++] = sent_first;
+    t->sent[t->nsent] = t->ntok;
+}
+
+int text_tokenize(const char *s, size_t n, text_toks *t) {
+    tbuf norm = {0}, a = {0}, b = {0}, join = {0};
+    spans raw = {0}, toks = {0};
+    normalize(s, n, &norm);
+    if (!norm.oom)
+        split_raw(norm.p, norm.len, &raw);
+    for (size_t k = 0; k < raw.n; k++)
+        split_punct(raw.v[k].p, raw.v[k].n, &toks);
+    /* Step 4: sentences */
+    size_t i = 0, j = 0;
+    while (j < toks.n && !t->oom) {
+        if (is_terminator(toks.v[j])) {
+            while (j < toks.n && is_terminator(toks.v[j]))
+                j++;
+            join.len = 0;
+            for (size_t k = i; k < j; k++) {
+                if (span_is(toks.v[k], EOS))
+                    continue;
+                if (join.len)
+                    tbuf_putc(&join, ' ');
+                tbuf_put(&join, toks.v[k].p, toks.v[k].n);
+            }
+            if (join.len)
+                fix_sentence(join.p, join.len, t, &a, &b);
+            i = j;
+        }
+        j++;
+    }
+    join.len = 0;
+    for (size_t k = i; k < toks.n; k++) {
+        if (join.len)
+            tbuf_putc(&join, ' ');
+        tbuf_put(&join, toks.v[k].p, toks.v[k].n);
+    }
+    if (join.len)
+        fix_sentence(join.p, join.len, t, &a, &b);
+    int oom = norm.oom || raw.oom || toks.oom || a.oom || b.oom || join.oom || t->oom ||
+              t->buf.oom;
+    tbuf_free(&norm);
+    tbuf_free(&a);
+    tbuf_free(&b);
+    tbuf_free(&join);
+    free(raw.v);
+    free(toks.v);
+    if (oom) {
+        text_toks_free(t);
+        return STEP_ENOMEM;
+    }
+    return 0;
+}
+
+void text_toks_free(text_toks *t) {
+    tbuf_free(&t->buf);
+    free(t->tok);
+    free(t->sent);
+    memset(t, 0, sizeof(*t));
+}
