@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void chat_usage(FILE *out) {
@@ -27,6 +28,7 @@ static void chat_usage(FILE *out) {
             "  --timeout MS       per-attempt timeout\n"
             "  --retries N        retries on 429/5xx/network errors\n"
             "  --config FILE      stepd.json to read the \"ai\" section from (default ./stepd.json)\n"
+            "  --bench N          send the request N times, print timing JSON (for bench/llm.sh)\n"
             "MESSAGE - reads the message from stdin.\n"
             "Configure a model with OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL, or stepd.json.\n");
 }
@@ -64,10 +66,61 @@ static char *read_stdin(void) {
     return buf;
 }
 
+static int count_token(void *ud, const char *delta, size_t len) {
+    (void)delta;
+    *(size_t *)ud += len;
+    return 0;
+}
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --bench N: the same call N times on one thread; prints {"calls","seconds","callsPerSec",
+ * "p50Ms","p99Ms","failed","bytes"}. */
+static int run_bench(stepd_llm_client *c, stepd_llm_request *req, long n) {
+    double *lat = malloc((size_t)n * sizeof(double));
+    if (!lat)
+        return 1;
+    size_t bytes = 0;
+    long failed = 0;
+    if (req->stream) {
+        req->on_token = count_token;
+        req->token_ud = &bytes;
+    }
+    double t0 = mono_ms();
+    for (long i = 0; i < n; i++) {
+        double s = mono_ms();
+        stepd_llm_result r;
+        if (stepd_llm_chat(c, req, NULL, &r) < 0)
+            failed++;
+        else if (!req->stream && r.content)
+            bytes += strlen(r.content);
+        stepd_llm_result_free(&r);
+        lat[i] = mono_ms() - s;
+    }
+    double secs = (mono_ms() - t0) / 1e3;
+    qsort(lat, (size_t)n, sizeof(double), cmp_double);
+    printf("{\"calls\":%ld,\"seconds\":%.3f,\"callsPerSec\":%.1f,\"p50Ms\":%.3f,"
+           "\"p99Ms\":%.3f,\"failed\":%ld,\"bytes\":%zu}\n",
+           n, secs, n / secs, lat[n / 2], lat[(size_t)(n * 0.99) < (size_t)n ? (size_t)(n * 0.99) : (size_t)n - 1],
+           failed, bytes);
+    free(lat);
+    return failed ? 1 : 0;
+}
+
 int ai_cli_chat(int argc, char **argv) {
     const char *message = NULL, *model = NULL, *system = NULL, *base_url = NULL;
     const char *config = NULL;
     int stream = 0, text = 0, json_mode = 0, max_tokens = 0, retries = 0, has_temp = 0;
+    long bench = 0;
     long timeout = 0;
     double temp = 0;
     for (int i = 1; i < argc; i++) {
@@ -112,7 +165,7 @@ int ai_cli_chat(int argc, char **argv) {
             }
             has_temp = 1;
         } else if (!strcmp(a, "--max-tokens") || !strcmp(a, "--timeout") ||
-                   !strcmp(a, "--retries")) {
+                   !strcmp(a, "--retries") || !strcmp(a, "--bench")) {
             NEED_VALUE;
             char *end;
             long n = strtol(v, &end, 10);
@@ -124,6 +177,8 @@ int ai_cli_chat(int argc, char **argv) {
                 max_tokens = (int)n;
             else if (!strcmp(a, "--timeout"))
                 timeout = n;
+            else if (!strcmp(a, "--bench"))
+                bench = n;
             else
                 retries = n ? (int)n : -1;
         } else if (a[0] == '-' && a[1]) {
@@ -179,6 +234,13 @@ int ai_cli_chat(int argc, char **argv) {
                              .max_tokens = max_tokens, .max_retries = retries,
                              .timeout_ms = timeout, .has_temperature = has_temp,
                              .temperature = temp, .on_token = stream ? print_token : NULL};
+    if (bench > 0) {
+        rc = run_bench(c, &req, bench);
+        json_decref(msgs);
+        free(input);
+        stepd_llm_client_free(c);
+        return rc;
+    }
     stepd_llm_result res;
     rc = stepd_llm_chat(c, &req, NULL, &res);
     if (stream)

@@ -30,6 +30,7 @@
 typedef struct fake_conn {
     llm_fake_server *srv;
     int fd;
+    int done; /* the thread has finished (under srv->mu) */
     pthread_t thread;
 } fake_conn;
 
@@ -44,6 +45,7 @@ struct llm_fake_server {
     int q_head, q_len;
     fake_conn *conns[LLM_FAKE_MAX_CONN];
     int n_conns;
+    int accepted;
     int requests;
     char *last_body;
     char *last_headers;
@@ -104,7 +106,7 @@ int llm_fake_requests(llm_fake_server *s) {
 
 int llm_fake_connections(llm_fake_server *s) {
     pthread_mutex_lock(&s->mu);
-    int n = s->n_conns;
+    int n = s->accepted;
     pthread_mutex_unlock(&s->mu);
     return n;
 }
@@ -492,11 +494,12 @@ static void *fake_conn_main(void *arg) {
         pthread_mutex_lock(&s->mu);
         free(s->last_body);
         free(s->last_headers);
-        s->last_body = body;
+        s->last_body = body ? strdup(body) : NULL; /* other connections replace it */
         char *first_eol = strstr(buf, "\r\n");
         s->last_headers = strndup(first_eol + 2, (size_t)(end - first_eol));
         pthread_mutex_unlock(&s->mu);
         int rc = fake_answer(s, c->fd, path, body ? body : "");
+        free(body);
         memmove(buf, buf + head_len + body_len, len - head_len - body_len);
         len -= head_len + body_len;
         if (rc < 0)
@@ -505,6 +508,9 @@ static void *fake_conn_main(void *arg) {
 done:
     free(buf);
     shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_lock(&s->mu);
+    c->done = 1;
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -518,6 +524,20 @@ static void *fake_accept_main(void *arg) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         fake_conn *c = calloc(1, sizeof(*c));
         pthread_mutex_lock(&s->mu);
+        /* reap finished connections so a long-running server never runs out of slots */
+        int kept = 0;
+        for (int i = 0; i < s->n_conns; i++) {
+            fake_conn *o = s->conns[i];
+            if (o->done) {
+                pthread_join(o->thread, NULL);
+                close(o->fd);
+                free(o);
+            } else {
+                s->conns[kept++] = o;
+            }
+        }
+        s->n_conns = kept;
+        s->accepted++;
         int room = s->n_conns < LLM_FAKE_MAX_CONN;
         if (c && room) {
             c->srv = s;

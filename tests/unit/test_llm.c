@@ -693,6 +693,8 @@ static void *par_main(void *arg) {
         stepd_llm_result r;
         if (stepd_llm_chat(p->c, &req, NULL, &r) == 0 && !strcmp(r.content, "Echo: parallel"))
             p->ok++;
+        else
+            fprintf(stderr, "parallel call failed: %s\n", r.error ? r.error : "wrong content");
         stepd_llm_result_free(&r);
     }
     json_decref(msgs);
