@@ -17,6 +17,9 @@ EXTRA_CFLAGS :=
 EXTRA_LDLIBS :=
 include $(sort $(wildcard mk/*.mk))
 
+ifneq (,$(findstring clang,$(CC)))
+EXTRA_CFLAGS += -Wno-unknown-warning-option
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \

@@ -21,6 +21,7 @@
 #include "core/ctx.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "core/httputil.h"
 #include "core/schema.h"
 
 typedef struct http_job http_job;
@@ -211,84 +212,6 @@ static void on_pending_dispose(void *p) {
 
 /* ---- worker side ---------------------------------------------------------------------- */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decodes s[0..len) into a new string; '+' becomes ' ' when plus is set. */
-static char *url_decode(const char *s, size_t len, int plus) {
-    char *out = malloc(len + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            *o++ = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
-            i += 2;
-        } else if (plus && s[i] == '+') {
-            *o++ = ' ';
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static json_t *json_string_lossy(const char *s) {
-    json_t *v = json_string(s);
-    if (v)
-        return v;
-    /* not UTF-8: keep it visible rather than dropping it */
-    size_t n = strlen(s);
-    char *c = malloc(n + 1);
-    if (!c)
-        return json_string("");
-    for (size_t i = 0; i < n; i++)
-        c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-    c[n] = '\0';
-    v = json_string(c);
-    free(c);
-    return v;
-}
-
-static json_t *parse_query(const char *q) {
-    json_t *o = json_object();
-    if (!q)
-        return o;
-    while (o && *q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len > 0) {
-            const char *eq = memchr(q, '=', len);
-            size_t klen = eq ? (size_t)(eq - q) : len;
-            char *k = url_decode(q, klen, 1);
-            char *v = eq ? url_decode(eq + 1, len - klen - 1, 1) : strdup("");
-            if (k && v && *k && json_string(k)) {
-                json_t *val = json_string_lossy(v);
-                json_t *prev = json_object_get(o, k);
-                if (!prev) {
-                    json_object_set_new(o, k, val);
-                } else if (json_is_array(prev)) {
-                    json_array_append_new(prev, val);
-                } else {
-                    json_t *arr = json_pack("[O]", prev);
-                    json_array_append_new(arr, val);
-                    json_object_set_new(o, k, arr);
-                }
-            }
-            /* json_string(k) above only probes UTF-8 validity */
-            free(k);
-            free(v);
-        }
-        q += len + (amp ? 1 : 0);
-    }
-    return o;
-}
-
 static void respond_json(http_job *j, int status, json_t *body /* stolen */) {
     j->status = status;
     if (body) {
@@ -309,23 +232,6 @@ static void respond_error(http_job *j, int status, const char *msg, json_t *extr
     respond_json(j, status, o);
 }
 
-/* JSON unless declared otherwise; a form-encoded body that looks like JSON is JSON too,
- * because `curl -d '{...}'` sends exactly that. */
-static int content_is_json(const char *ct, const char *body, size_t len) {
-    if (!ct || !*ct || strstr(ct, "json"))
-        return 1;
-    if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) && strncasecmp(ct, "text/plain", 10))
-        return 0;
-    size_t i = 0;
-    while (i < len && isspace((unsigned char)body[i]))
-        i++;
-    return i < len && (body[i] == '{' || body[i] == '[');
-}
-
-static int content_is_form(const char *ct) {
-    return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
-}
-
 static void run_api(http_job *j) {
     step_def *s = j->step;
     step_request req = {.method = j->method, .path = j->path, .request_id = j->request_id,
@@ -341,25 +247,25 @@ static void run_api(http_job *j) {
         if (prev && json_is_string(prev)) {
             char *joined = NULL;
             if (asprintf(&joined, "%s, %s", json_string_value(prev), v) >= 0) {
-                json_object_set_new(req.headers, k, json_string_lossy(joined));
+                json_object_set_new(req.headers, k, http_json_string(joined));
                 free(joined);
             }
         } else {
-            json_object_set_new(req.headers, k, json_string_lossy(v));
+            json_object_set_new(req.headers, k, http_json_string(v));
         }
         if (!strcmp(k, "content-type"))
             ctype = v;
     }
     for (int i = 0; i < j->nparams; i++) {
-        char *v = url_decode(j->param_kv[2 * i + 1], strlen(j->param_kv[2 * i + 1]), 0);
+        char *v = http_url_decode(j->param_kv[2 * i + 1], strlen(j->param_kv[2 * i + 1]), 0);
         if (v)
-            json_object_set_new(req.path_params, j->param_kv[2 * i], json_string_lossy(v));
+            json_object_set_new(req.path_params, j->param_kv[2 * i], http_json_string(v));
         free(v);
     }
-    req.query_params = parse_query(j->query);
-    if (j->body_len > 0 && content_is_form(ctype) && !content_is_json(ctype, j->body, j->body_len)) {
-        req.body = parse_query(j->body); /* a=1&b=2 → {"a":"1","b":"2"} */
-    } else if (j->body_len > 0 && content_is_json(ctype, j->body, j->body_len)) {
+    req.query_params = http_parse_query(j->query);
+    if (j->body_len > 0 && http_content_is_form(ctype) && !http_content_is_json(ctype, j->body, j->body_len)) {
+        req.body = http_parse_query(j->body); /* a=1&b=2 → {"a":"1","b":"2"} */
+    } else if (j->body_len > 0 && http_content_is_json(ctype, j->body, j->body_len)) {
         json_error_t je;
         req.body = json_loadb(j->body, j->body_len, JSON_DECODE_ANY, &je);
         if (!req.body) {
@@ -421,8 +327,8 @@ out:
 static void run_admin_state(http_job *j) {
     const char *rest = j->path + strlen("/__stepd/state/");
     const char *slash = strchr(rest, '/');
-    char *group = url_decode(rest, slash ? (size_t)(slash - rest) : strlen(rest), 0);
-    char *key = slash ? url_decode(slash + 1, strlen(slash + 1), 0) : NULL;
+    char *group = http_url_decode(rest, slash ? (size_t)(slash - rest) : strlen(rest), 0);
+    char *key = slash ? http_url_decode(slash + 1, strlen(slash + 1), 0) : NULL;
     state_store *st = j->rt->state;
     if (!group || !*group) {
         respond_error(j, 400, "usage: /__stepd/state/GROUP[/KEY]", NULL);
