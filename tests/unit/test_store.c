@@ -615,6 +615,73 @@ static void test_sqlite_second_process_sees_writes(void **state) {
     queue_close(q2);
 }
 
+/* Two real processes claim from one file at once: every message is leased exactly once. */
+static void test_sqlite_two_processes_never_share_a_lease(void **state) {
+    fixture *f = *state;
+    enum { N = 600 };
+    queue_msg batch[N];
+    char ids[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "x%04d", i);
+        batch[i] = mk(ids[i], "s1", "{}");
+    }
+    assert_int_equal(f->q->ops->push(f->q, batch, N), 0);
+    close_fixture(f);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            close(fds[0]);
+            if (open_fixture(f) != 0)
+                _exit(2);
+            for (;;) {
+                queue_msg *got;
+                size_t n;
+                if (f->q->ops->claim(f->q, "s1", queue_now_ms(), 600000, 7, &got, &n))
+                    _exit(3);
+                if (n == 0)
+                    break;
+                for (size_t j = 0; j < n; j++) {
+                    char line[48];
+                    int len = snprintf(line, sizeof line, "%s\n", got[j].id);
+                    if (write(fds[1], line, (size_t)len) != len || f->q->ops->ack(f->q, got[j].id))
+                        _exit(4);
+                }
+                queue_msgs_free(got, n);
+            }
+            close_fixture(f);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    FILE *in = fdopen(fds[0], "r");
+    assert_non_null(in);
+    static int seen[N];
+    memset(seen, 0, sizeof seen);
+    char buf[64];
+    int total = 0;
+    while (fgets(buf, sizeof buf, in)) {
+        int i = atoi(buf + 1);
+        assert_true(i >= 0 && i < N);
+        seen[i]++;
+        total++;
+    }
+    fclose(in);
+    for (int k = 0; k < 2; k++) {
+        int status;
+        waitpid(kids[k], &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    for (int i = 0; i < N; i++)
+        if (seen[i] != 1)
+            fail_msg("message %d claimed %d times", i, seen[i]);
+    assert_int_equal(total, N);
+    assert_int_equal(open_fixture(f), 0);
+}
+
 static void *crash_writer(void *p) {
     worker_arg *a = p;
     int fd = a->errors; /* the pipe */
@@ -747,6 +814,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_second_process_sees_writes, setup_sqlite,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_two_processes_never_share_a_lease,
+                                        setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_crash_keeps_acknowledged_writes,
                                         setup_sqlite, teardown),
     };
