@@ -237,13 +237,15 @@ int stepd_llm_config_load(stepd_llm_config *cfg, json_t *ai, char **err) {
         if (!cfg->primary.model)
             set_str(&cfg->primary.model, LLM_DEFAULT_OPENAI_MODEL);
     }
-    /* A fallback without its own base URL or key uses the primary's. */
+    /* A fallback without its own base URL is another model on the primary's server and uses
+     * its key; one on another server never receives the primary's key. */
     for (size_t i = 0; i < cfg->n_fallbacks; i++) {
         stepd_llm_endpoint *f = &cfg->fallbacks[i];
-        if (!f->base_url)
+        if (!f->base_url) {
             set_str(&f->base_url, cfg->primary.base_url);
-        if (!f->api_key)
-            set_str(&f->api_key, cfg->primary.api_key);
+            if (!f->api_key)
+                set_str(&f->api_key, cfg->primary.api_key);
+        }
         if (!f->model)
             set_str(&f->model, cfg->primary.model);
     }
@@ -378,8 +380,10 @@ static int cache_lookup(const stepd_llm_hooks *h, const char *key, const stepd_l
     out->total_tokens = (long)json_integer_value(json_object_get(u, "totalTokens"));
     out->cached = 1;
     json_decref(v);
-    if (req->stream && req->on_token && *out->content)
+    if (req->stream && req->on_token && *out->content) {
+        out->streamed = strlen(out->content);
         req->on_token(req->token_ud, out->content, strlen(out->content));
+    }
     return 1;
 }
 
@@ -438,7 +442,7 @@ static int endpoint_at(const stepd_llm_client *c, const stepd_llm_request *req, 
     if (i < req->n_fallbacks) {
         const stepd_llm_endpoint *f = &req->fallbacks[i];
         e->base_url = f->base_url ? f->base_url : cfg->primary.base_url;
-        e->api_key = f->api_key ? f->api_key : cfg->primary.api_key;
+        e->api_key = f->api_key ? f->api_key : f->base_url ? NULL : cfg->primary.api_key;
         e->model = f->model ? f->model : cfg->primary.model;
         return 1;
     }
@@ -492,7 +496,8 @@ int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
                 .organization = cfg->organization,
                 .timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : cfg->timeout_ms,
                 .connect_timeout_ms = cfg->connect_timeout_ms,
-                .idle_timeout_ms = cfg->idle_timeout_ms,
+                /* a non-streamed answer arrives all at once: only the total timeout applies */
+                .idle_timeout_ms = req->stream ? cfg->idle_timeout_ms : 0,
                 .max_retries = req->max_retries < 0   ? 0
                                : req->max_retries > 0 ? req->max_retries
                                                       : cfg->max_retries,
@@ -513,12 +518,11 @@ int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
         }
         /* Neither another endpoint nor the fallback function may answer a cancelled call, and
          * once tokens reached the caller another answer would be spliced onto them. */
-        if (out->error_kind == STEPD_LLM_ERR_CANCELLED ||
-            (req->stream && out->content && *out->content))
+        if (out->error_kind == STEPD_LLM_ERR_CANCELLED || out->streamed)
             break;
     }
     if (rc != 0 && out->error_kind != STEPD_LLM_ERR_CANCELLED && req->fallback_fn &&
-        !(req->stream && out->content && *out->content)) {
+        !out->streamed) {
         stepd_llm_result fb = {0};
         int frc = req->fallback_fn(req->fallback_ud, req, out, &fb);
         if (frc == 0) {
@@ -533,6 +537,10 @@ int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
             fb.finish_reason = NULL;
             out->fallback = -1;
             rc = 0;
+            if (req->stream && req->on_token && *out->content) { /* a stream still streams */
+                out->streamed = strlen(out->content);
+                req->on_token(req->token_ud, out->content, out->streamed);
+            }
         }
         stepd_llm_result_free(&fb);
     }
@@ -545,7 +553,8 @@ int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
         out->error_kind = STEPD_LLM_ERR_NONE;
     }
     free(first_error);
-    if (rc == 0 && use_cache && out->fallback >= 0)
+    /* Only the primary's answers are cached: a degraded answer must not outlive the outage. */
+    if (rc == 0 && use_cache && out->fallback == 0)
         cache_store(h, key, req, out);
 
 finish:

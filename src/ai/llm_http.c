@@ -263,7 +263,8 @@ static int attempt_once(stepd_llm_client *c, const llm_attempt_cfg *cfg, const c
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     out->http_status = (int)status;
     *retry_after_ms = a.retry_after_ms;
-    *delivered = a.acc.delivered;
+    *delivered = a.acc.delivered > 0;
+    out->streamed += a.acc.delivered;
 
     if (aborted == STEPD_LLM_ERR_CANCELLED || a.token_stop) {
         rc = llm_set_error(out, STEPD_LLM_ERR_CANCELLED, "chat call cancelled");
@@ -308,10 +309,14 @@ static int attempt_once(stepd_llm_client *c, const llm_attempt_cfg *cfg, const c
         /* A server that ignored "stream": hand the whole answer over as one token. */
         if (rc == 0 && req->stream && req->on_token && out->content && *out->content) {
             *delivered = 1;
+            out->streamed += strlen(out->content);
             if (req->on_token(req->token_ud, out->content, strlen(out->content)))
                 rc = llm_set_error(out, STEPD_LLM_ERR_CANCELLED, "chat call cancelled");
         }
     }
+    /* the caller saw these tokens: the result keeps them whatever went wrong after */
+    if (rc && a.acc.delivered && !(out->content && *out->content))
+        llm_stream_finish(&a.acc, out);
     if (rc == 0 && out->finish_reason && !strcmp(out->finish_reason, "content_filter"))
         rc = llm_set_error(out, STEPD_LLM_ERR_CONTENT_FILTER,
                            "the model's content filter stopped the answer (finish_reason "

@@ -44,7 +44,7 @@ typedef struct llm_stream_acc {
     char *model, *id;
     long prompt_tokens, completion_tokens, total_tokens;
     int done;      /* saw [DONE] */
-    int delivered; /* content bytes handed to on_token */
+    size_t delivered; /* content bytes handed to on_token */
     stepd_llm_error_kind error_kind;
     char *error;
 } llm_stream_acc;

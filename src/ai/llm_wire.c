@@ -426,7 +426,7 @@ int llm_stream_apply(llm_stream_acc *a, const char *data, size_t len,
         if (acc_append(a, text, n) < 0)
             rc = STEP_ENOMEM;
         else if (req && req->on_token) {
-            a->delivered = 1;
+            a->delivered += n;
             if (req->on_token(req->token_ud, text, n))
                 rc = 1;
         }

@@ -439,6 +439,8 @@ static int fake_answer(llm_fake_server *s, int fd, const char *path, const char 
         off += take;
         if (rc == 0 && off < limit && !fake_sleep(s, r.chunk_delay_ms))
             rc = -1;
+        if (rc == 0 && r.stall_ms && --r.stall_after == 0 && !fake_sleep(s, r.stall_ms))
+            rc = -1;
     }
     if (rc == 0 && r.truncate)
         rc = -1; /* close mid-stream */

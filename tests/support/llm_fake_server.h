@@ -28,6 +28,8 @@ typedef struct llm_fake_reply {
     int delay_ms;              /* before the response headers */
     int chunk_bytes;           /* stream: HTTP chunks of this many bytes (0 = one per event) */
     int chunk_delay_ms;        /* stream: pause between chunks */
+    int stall_after;           /* stream: after this many chunks ... */
+    int stall_ms;              /* ... pause this long once */
     int truncate;              /* stream: close the connection halfway, no [DONE] */
     int close_early;           /* close without answering */
     int no_usage;              /* omit usage */

@@ -680,6 +680,50 @@ static void test_fallback_endpoint_then_function(void **state) {
     json_decref(msgs);
 }
 
+static void test_stream_idle_timeout_and_key_isolation(void **state) {
+    fixture *f = *state;
+    clear_env();
+    json_t *ai = json_pack("{s:s,s:s,s:s,s:i,s:i,s:[{s:s,s:s}]}", "baseUrl", llm_fake_url(f->srv),
+                           "model", "fake-model", "apiKey", "sk-primary", "idleTimeoutMs", 200,
+                           "maxRetries", 0, "fallback", "baseUrl", llm_fake_url(f->srv), "model",
+                           "other-host-model");
+    stepd_llm_client *c;
+    assert_int_equal(stepd_llm_client_new(ai, &c, NULL), 0);
+    json_decref(ai);
+    json_t *msgs = user_msgs("x");
+
+    /* stalls before any token: the fallback (on "another server") answers, without the key */
+    llm_fake_reply stall = {.content = "first second third", .stall_after = 1, .stall_ms = 1500};
+    llm_fake_push(f->srv, &stall);
+    tokens t = {0};
+    stepd_llm_request req = {.messages = msgs, .stream = 1, .on_token = on_token, .token_ud = &t};
+    stepd_llm_result r;
+    double t0 = now_ms();
+    assert_int_equal(stepd_llm_chat(c, &req, NULL, &r), 0);
+    assert_true(now_ms() - t0 < 1200);
+    assert_int_equal(r.fallback, 1);
+    assert_int_equal(r.error_kind, STEPD_LLM_ERR_TIMEOUT); /* why the primary failed */
+    assert_string_equal(t.text, "Echo: x");
+    char *auth = llm_fake_last_header(f->srv, "authorization");
+    assert_null(auth);
+    stepd_llm_result_free(&r);
+
+    /* stalls after a token: an idle timeout, the token kept, no fallback splicing */
+    llm_fake_reply late = {.content = "first second third", .stall_after = 2, .stall_ms = 1500};
+    llm_fake_push(f->srv, &late);
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(stepd_llm_chat(c, &req, NULL, &r), STEP_ETIMEOUT);
+    assert_int_equal(r.error_kind, STEPD_LLM_ERR_TIMEOUT);
+    assert_non_null(strstr(r.error, "idle"));
+    assert_string_equal(t.text, "first");
+    assert_string_equal(r.content, "first");
+    assert_int_equal(r.streamed, 5);
+    assert_int_equal(r.fallback, 0);
+    stepd_llm_result_free(&r);
+    stepd_llm_client_free(c);
+    json_decref(msgs);
+}
+
 typedef struct par {
     stepd_llm_client *c;
     int ok;
@@ -778,6 +822,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_metrics_event_per_call, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_fallback_endpoint_then_function, setup_server,
+                                        teardown_server),
+        cmocka_unit_test_setup_teardown(test_stream_idle_timeout_and_key_isolation, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_threads_share_one_client, setup_server,
                                         teardown_server),

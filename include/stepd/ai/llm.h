@@ -224,6 +224,7 @@ struct stepd_llm_result {
     int fallback;        /* 0 primary; i>0 the i-th fallback endpoint; -1 the fallback_fn */
     double latency_ms;
     int http_status;     /* last HTTP status seen, 0 if none */
+    size_t streamed;     /* content bytes already handed to on_token (kept on failure too) */
     stepd_llm_error_kind error_kind; /* of the failure, or of the primary's when a fallback
                                         answered */
     char *error;         /* message when the call failed (or why the primary failed) */
