@@ -229,7 +229,8 @@ int stepd_recommend_for_user(stepd_recommend_index *idx, stepd_recommend_cf *cf,
     }
     int rc = b.rc;
     if (!rc) {
-        qsort(b.c, n, sizeof(cand), cand_cmp);
+        if (n > 1)
+            qsort(b.c, n, sizeof(cand), cand_cmp);
         size_t m = n < k ? n : k;
         if (m && !(out->items = calloc(m, sizeof(*out->items))))
             rc = STEP_ENOMEM;

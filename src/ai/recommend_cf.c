@@ -179,7 +179,8 @@ int stepd_recommend_cf_new(const json_t *histories, stepd_recommend_metric metri
     if (rc)
         goto fail;
     /* merge repeated (user, item) pairs */
-    qsort(b.t, b.n, sizeof(*b.t), cmp_user_item);
+    if (b.n > 1)
+        qsort(b.t, b.n, sizeof(*b.t), cmp_user_item);
     size_t m = 0;
     for (size_t i = 0; i < b.n; i++) {
         if (m && b.t[m - 1].user == b.t[i].user && b.t[m - 1].item == b.t[i].item)
@@ -308,7 +309,8 @@ int stepd_recommend_cf_similar(stepd_recommend_cf *cf, const char *id, size_t k,
             s = acc[j] / (cf->i_norm[it] + cf->i_norm[j] - acc[j]);
         c[i] = (cand){s > 1.0 ? 1.0 : s, j};
     }
-    qsort(c, nt, sizeof(*c), cand_cmp);
+    if (nt > 1)
+        qsort(c, nt, sizeof(*c), cand_cmp);
     size_t n = nt < k ? nt : k;
     if (n) {
         out->items = calloc(n, sizeof(*out->items));

@@ -290,7 +290,8 @@ static void *build_run(void *arg) {
             w->rc = rc;
             break;
         }
-        qsort(w->terms, w->nterms, sizeof(uint32_t), cmp_u32);
+        if (w->nterms > 1)
+            qsort(w->terms, w->nterms, sizeof(uint32_t), cmp_u32);
         uint32_t nnz = 0;
         for (size_t t = 0; t < w->nterms; t++)
             if (t == 0 || w->terms[t] != w->terms[t - 1])

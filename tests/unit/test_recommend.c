@@ -274,6 +274,7 @@ static void test_save_and_load_keep_answers(void **state) {
     /* the loaded index keeps working incrementally */
     assert_int_equal(stepd_recommend_index_put_text(back, "p4", "tea cup", 7, NULL), 0);
     assert_int_equal(stepd_recommend_index_count(back), 6);
+    stepd_recommend_index_free(back);
 
     /* every truncation and a flipped byte anywhere: an error or a valid index, never a crash */
     unsigned char *buf;
