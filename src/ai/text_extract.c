@@ -101,6 +101,12 @@ static int word_ok(const char *w) {
     return 0;
 }
 
+/* words that can be part of a key phrase: not URLs, e-mail addresses or handles */
+static int phrase_word_ok(const char *w) {
+    return word_ok(w) && !strchr(w, '@') && !strstr(w, "://") && strncmp(w, "www.", 4) &&
+           w[0] != '#';
+}
+
 int text_phrases(const text_doc *d, int top, json_t **noun_phrases, json_t **key_phrases) {
     const text_toks *t = &d->toks;
     tmap pm = {0};    /* phrase key -> index+1 */
@@ -124,13 +130,13 @@ int text_phrases(const text_doc *d, int top, json_t **noun_phrases, json_t **key
         while (i < b) {
             /* adjectives then nouns */
             size_t st = i;
-            while (i < b && (is_adj(d->tags[i]) ||
+            while (i < b && phrase_word_ok(toks_at(t, i)) && (is_adj(d->tags[i]) ||
                              ((d->tags[i] && !strncmp(d->tags[i], "VB", 2) &&
                                (d->tags[i][2] == 'N' || d->tags[i][2] == 'G')) &&
                               i + 1 < b && is_noun(d->tags[i + 1]))))
                 i++;
             size_t ns = i;
-            while (i < b && is_noun(d->tags[i]) && word_ok(toks_at(t, i)))
+            while (i < b && is_noun(d->tags[i]) && phrase_word_ok(toks_at(t, i)))
                 i++;
             if (i == ns) {
                 i = (i == st) ? i + 1 : i;

@@ -331,6 +331,7 @@ static int emoticon_start(unsigned char c) {
            c == ';' || c == '*' || c == 'o' || c == 0xC2 || c == 0xE2;
 }
 
+
 /* Step 5 on one joined sentence; appends its final tokens to t. */
 static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b) {
     a->len = 0;
@@ -360,7 +361,8 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
         if (emoticon_start((unsigned char)a->p[i])) {
             size_t m = 0, k;
             for (k = 0; k < sizeof(EMOTICONS) / sizeof(EMOTICONS[0]); k++)
-                if ((m = match_emoticon(a->p + i, a->len - i, EMOTICONS[k])) > 0)
+                if (EMOTICONS[k][0] == a->p[i] &&
+                    (m = match_emoticon(a->p + i, a->len - i, EMOTICONS[k])) > 0)
                     break;
             if (m) {
                 tbuf_puts(b, EMOTICONS[k]);

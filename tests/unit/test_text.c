@@ -349,6 +349,51 @@ static void test_analysis_fields(void **state) {
     json_decref(a);
 }
 
+static int has_entity(json_t *ents, const char *src, const char *text, const char *type) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(ents, i, e) {
+        const char *t = json_string_value(json_object_get(e, "text"));
+        const char *ty = json_string_value(json_object_get(e, "type"));
+        json_int_t st = json_integer_value(json_object_get(e, "start"));
+        json_int_t en = json_integer_value(json_object_get(e, "end"));
+        if (!strcmp(t, text) && !strcmp(ty, type) && en - st == (json_int_t)strlen(text) &&
+            !strncmp(src + st, text, strlen(text)))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_entities(void **state) {
+    (void)state;
+    NEED_DATA();
+    const char *t =
+        "Apple Inc. opened a store in Paris on January 5, 2024. Tim Cook said sales rose 10% "
+        "to $999 million. Mail press@apple.com, visit https://apple.com or call "
+        "+1 (555) 123-4567 before 10:30 pm on Friday. Mr. Smith flew from New York to Berlin "
+        "with 3 friends and EUR 20. The University of Oxford and Bank of America met in 1999.";
+    json_t *a = analyze(t, strlen(t));
+    json_t *ents = json_object_get(a, "entities");
+    static const char *const want[][2] = {
+        {"Apple Inc.", "ORG"},       {"Paris", "GPE"},          {"January 5, 2024", "DATE"},
+        {"Tim Cook", "PERSON"},      {"10%", "PERCENT"},        {"$999 million", "MONEY"},
+        {"press@apple.com", "EMAIL"}, {"https://apple.com", "URL"}, {"+1 (555) 123-4567", "PHONE"},
+        {"10:30 pm", "TIME"},        {"Friday", "DATE"},        {"Smith", "PERSON"},
+        {"New York", "GPE"},         {"Berlin", "GPE"},         {"3", "CARDINAL"},
+        {"EUR 20", "MONEY"},         {"University of Oxford", "ORG"},
+        {"Bank of America", "ORG"},  {"1999", "DATE"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!has_entity(ents, t, want[i][0], want[i][1])) {
+            char *dump = json_dumps(ents, JSON_COMPACT);
+            print_message("missing %s %s in %s\n", want[i][1], want[i][0], dump);
+            free(dump);
+        }
+        assert_true(has_entity(ents, t, want[i][0], want[i][1]));
+    }
+    json_decref(a);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     NEED_DATA();
@@ -421,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_readability_hand_computed),
         cmocka_unit_test(test_language_id),
         cmocka_unit_test(test_analysis_fields),
+        cmocka_unit_test(test_entities),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_threads),
     };
