@@ -29,7 +29,9 @@ struct stepd_llm_client {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_init_rc;
-static void curl_init_once(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void) {
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 const char *stepd_llm_no_model_help(void) {
     return "no chat model configured: set OPENAI_API_KEY (OpenAI, model defaults to "
@@ -116,7 +118,8 @@ static int get_ms(json_t *o, const char *key, long *out, char **err) {
 static int load_endpoint(json_t *o, const char *prefix, stepd_llm_endpoint *e, char **err) {
     const char *base = NULL, *key = NULL, *key_env = NULL, *model = NULL;
     int rc;
-    if ((rc = get_str(o, "baseUrl", prefix, &base, err)) || (rc = get_str(o, "apiKey", prefix, &key, err)) ||
+    if ((rc = get_str(o, "baseUrl", prefix, &base, err)) ||
+        (rc = get_str(o, "apiKey", prefix, &key, err)) ||
         (rc = get_str(o, "apiKeyEnv", prefix, &key_env, err)) ||
         (rc = get_str(o, "model", prefix, &model, err)))
         return rc;
@@ -169,7 +172,8 @@ int stepd_llm_config_load(stepd_llm_config *cfg, json_t *ai, char **err) {
         json_t *v = json_object_get(ai, "maxRetries");
         if (v) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 20) {
-                rc = cfg_err(err, "stepd.json: %s must be an integer from 0 to 20", "ai.maxRetries");
+                rc =
+                    cfg_err(err, "stepd.json: %s must be an integer from 0 to 20", "ai.maxRetries");
                 goto fail;
             }
             cfg->max_retries = (int)json_integer_value(v);
@@ -221,8 +225,7 @@ int stepd_llm_config_load(stepd_llm_config *cfg, json_t *ai, char **err) {
     }
     /* The environment wins over the file (twelve-factor). */
     const char *env;
-    if ((env = getenv("OPENAI_API_KEY")) && *env &&
-        !(ai && json_object_get(ai, "apiKeyEnv")))
+    if ((env = getenv("OPENAI_API_KEY")) && *env && !(ai && json_object_get(ai, "apiKeyEnv")))
         set_str(&cfg->primary.api_key, env);
     if ((env = getenv("OPENAI_BASE_URL")) && *env) {
         set_str(&cfg->primary.base_url, env);
@@ -270,7 +273,9 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud) {
     pthread_mutex_unlock(&((stepd_llm_client *)ud)->locks[data]);
 }
 
-void *llm_client_share(stepd_llm_client *c) { return c->share; }
+void *llm_client_share(stepd_llm_client *c) {
+    return c->share;
+}
 
 int stepd_llm_client_new_with_config(stepd_llm_config *cfg, stepd_llm_client **out) {
     if (!cfg || !out)
@@ -449,8 +454,8 @@ static int endpoint_at(const stepd_llm_client *c, const stepd_llm_request *req, 
     return 0;
 }
 
-int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
-                   const stepd_llm_hooks *hooks, stepd_llm_result *out) {
+int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req, const stepd_llm_hooks *hooks,
+                   stepd_llm_result *out) {
     if (!out)
         return STEP_EINVAL;
     memset(out, 0, sizeof(*out));

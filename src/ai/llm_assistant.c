@@ -72,10 +72,10 @@ static int is_actionable(const char *intent) {
 
 /* The product the user is after: the words after a search phrase, without filler or a price. */
 static char *search_query(const char *message) {
-    static const char *const leads[] = {"looking for ", "search for ", "searching for ",
-                                        "show me ", "do you have ", "do you sell ",
-                                        "do you carry ", "recommend ", "shopping for ", "find ",
-                                        "buy ", "i need ", "suggest ", "want to get ", NULL};
+    static const char *const leads[] = {
+        "looking for ", "search for ",   "searching for ", "show me ",      "do you have ",
+        "do you sell ", "do you carry ", "recommend ",     "shopping for ", "find ",
+        "buy ",         "i need ",       "suggest ",       "want to get ",  NULL};
     char *low = strdup(message);
     if (!low)
         return NULL;
@@ -99,9 +99,9 @@ static char *search_query(const char *message) {
             }
     }
     size_t n = strcspn(start, ".?!,;");
-    static const char *const cuts[] = {" under ", " below ", " less than ", " over ", " above ",
-                                       " for under ", " cheaper than ", " around ", " for $",
-                                       NULL};
+    static const char *const cuts[] = {" under ", " below ",     " less than ",    " over ",
+                                       " above ", " for under ", " cheaper than ", " around ",
+                                       " for $",  NULL};
     for (const char *const *cut = cuts; *cut; cut++) {
         const char *c = strstr(start, *cut);
         if (c && (size_t)(c - start) < n)
@@ -142,10 +142,10 @@ static void price_bounds(const char *message, json_t *entities, json_t *params) 
 static const char *ticket_category(const char *message) {
     static const struct {
         const char *kw, *cat;
-    } map[] = {{"refund", "refund"},   {"money back", "refund"}, {"return", "return"},
-               {"exchange", "return"}, {"damag", "damaged"},     {"broke", "damaged"},
-               {"defective", "damaged"}, {"faulty", "damaged"},  {"wrong", "damaged"},
-               {"cancel", "cancel"},   {"deliver", "delivery"},  {"missing", "delivery"}};
+    } map[] = {{"refund", "refund"},     {"money back", "refund"}, {"return", "return"},
+               {"exchange", "return"},   {"damag", "damaged"},     {"broke", "damaged"},
+               {"defective", "damaged"}, {"faulty", "damaged"},    {"wrong", "damaged"},
+               {"cancel", "cancel"},     {"deliver", "delivery"},  {"missing", "delivery"}};
     char *low = strdup(message);
     const char *cat = "other";
     if (!low)
@@ -209,8 +209,7 @@ static char *rule_reply(const char *intent, json_t *params) {
         if (order)
             snprintf(buf, sizeof(buf), "I'm checking the status of order %s for you.", order);
         else
-            snprintf(buf, sizeof(buf),
-                     "I can track your order. What is your order number?");
+            snprintf(buf, sizeof(buf), "I can track your order. What is your order number?");
     } else if (!strcmp(intent, "product.search")) {
         const char *q = json_string_value(json_object_get(params, "query"));
         json_t *maxp = json_object_get(params, "maxPrice");
@@ -228,15 +227,17 @@ static char *rule_reply(const char *intent, json_t *params) {
                  order ? " for order " : "", order ? order : "", email ? " at " : "",
                  email ? email : "");
     } else if (!strcmp(intent, "greeting")) {
-        snprintf(buf, sizeof(buf), "Hello! I can track an order, find products or open a "
-                                   "support ticket. How can I help?");
+        snprintf(buf, sizeof(buf),
+                 "Hello! I can track an order, find products or open a "
+                 "support ticket. How can I help?");
     } else if (!strcmp(intent, "thanks")) {
         snprintf(buf, sizeof(buf), "You're welcome! Is there anything else I can help with?");
     } else if (!strcmp(intent, "goodbye")) {
         snprintf(buf, sizeof(buf), "Goodbye, and thanks for shopping with us!");
     } else {
-        snprintf(buf, sizeof(buf), "I can track orders, search products or open a support "
-                                   "ticket. Could you tell me a little more?");
+        snprintf(buf, sizeof(buf),
+                 "I can track orders, search products or open a support "
+                 "ticket. Could you tell me a little more?");
     }
     return strdup(buf);
 }
@@ -274,8 +275,8 @@ static void fold_memory(stepd_llm_client *c, int use_llm, json_t *mem, int windo
         json_t *req_msgs = json_array();
         char *intro = NULL;
         if (asprintf(&intro, "Summary so far: %s", old && *old ? old : "(none)") >= 0)
-            json_array_append_new(req_msgs, json_pack("{s:s,s:s}", "role", "user", "content",
-                                                      intro));
+            json_array_append_new(req_msgs,
+                                  json_pack("{s:s,s:s}", "role", "user", "content", intro));
         free(intro);
         for (size_t i = 0; i < drop; i++)
             json_array_append(req_msgs, json_array_get(msgs, i));
@@ -284,7 +285,9 @@ static void fold_memory(stepd_llm_client *c, int use_llm, json_t *mem, int windo
                                         "Update the summary of this conversation in at most "
                                         "three sentences, keeping order numbers, emails and "
                                         "open requests. Reply with the summary only."));
-        stepd_llm_request req = {.messages = req_msgs, .max_tokens = 200, .no_metrics = 0,
+        stepd_llm_request req = {.messages = req_msgs,
+                                 .max_tokens = 200,
+                                 .no_metrics = 0,
                                  .metrics_tag = "assistant.summary"};
         stepd_llm_result r;
         if (stepd_llm_chat(c, &req, NULL, &r) == 0 && r.content && *r.content)
@@ -395,8 +398,11 @@ static int model_turn(stepd_llm_client *c, const stepd_llm_hooks *hooks, json_t 
     json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", message));
     json_t *tools = json_loads(tools_json, 0, NULL);
     json_t *choice = json_string("auto");
-    stepd_llm_request req = {.messages = msgs, .system = system, .tools = tools,
-                             .tool_choice = choice, .model = opt ? opt->model : NULL,
+    stepd_llm_request req = {.messages = msgs,
+                             .system = system,
+                             .tools = tools,
+                             .tool_choice = choice,
+                             .model = opt ? opt->model : NULL,
                              .metrics_tag = "assistant"};
     stepd_llm_result r;
     int rc = stepd_llm_chat(c, &req, hooks, &r);
@@ -493,8 +499,8 @@ int stepd_assistant_handle(stepd_llm_client *c, const stepd_llm_hooks *hooks,
     remember(known, entities, params);
     long long now = wall_ms();
     json_t *msgs = json_object_get(mem, "messages");
-    json_array_append_new(msgs, json_pack("{s:s,s:s,s:I}", "role", "user", "content", message,
-                                          "ts", (json_int_t)now));
+    json_array_append_new(msgs, json_pack("{s:s,s:s,s:I}", "role", "user", "content", message, "ts",
+                                          (json_int_t)now));
     json_array_append_new(msgs, json_pack("{s:s,s:s,s:I}", "role", "assistant", "content",
                                           reply ? reply : "", "ts", (json_int_t)now));
     fold_memory(c, use_llm && !llm_error, mem, window, summary_max);
@@ -509,10 +515,10 @@ int stepd_assistant_handle(stepd_llm_client *c, const stepd_llm_hooks *hooks,
             *err = strdup("assistant: cannot save the conversation memory");
     }
     if (rc == 0) {
-        turn->response = json_pack("{s:s,s:s,s:s,s:f,s:O,s:s,s:i}", "sessionId", session_id,
-                                   "message", reply ? reply : "", "intent", intent, "confidence",
-                                   confidence, "entities", entities, "source", source, "turn",
-                                   turns);
+        turn->response =
+            json_pack("{s:s,s:s,s:s,s:f,s:O,s:s,s:i}", "sessionId", session_id, "message",
+                      reply ? reply : "", "intent", intent, "confidence", confidence, "entities",
+                      entities, "source", source, "turn", turns);
         if (llm_error)
             json_object_set_new(turn->response, "llmError", json_string(llm_error));
         if (!strcmp(source, "llm"))
@@ -520,8 +526,8 @@ int stepd_assistant_handle(stepd_llm_client *c, const stepd_llm_hooks *hooks,
                                 json_pack("{s:I,s:I}", "tokensIn", (json_int_t)lt.tokens_in,
                                           "tokensOut", (json_int_t)lt.tokens_out));
         if (params && is_actionable(intent))
-            turn->action = json_pack("{s:s,s:s,s:O,s:i}", "sessionId", session_id, "action",
-                                     intent, "parameters", params, "turn", turns);
+            turn->action = json_pack("{s:s,s:s,s:O,s:i}", "sessionId", session_id, "action", intent,
+                                     "parameters", params, "turn", turns);
         if (!turn->response) {
             rc = STEP_ENOMEM;
             if (err)

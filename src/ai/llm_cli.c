@@ -15,22 +15,24 @@
 #include <unistd.h>
 
 static void chat_usage(FILE *out) {
-    fprintf(out,
-            "usage: stepd ai chat MESSAGE|- [options]\n"
-            "  --model M          model name (else ai.model / OPENAI_MODEL)\n"
-            "  --system S         system prompt\n"
-            "  --stream           print tokens as they arrive\n"
-            "  --text             print only the reply text, not JSON\n"
-            "  --json             ask for a JSON object reply (response_format json_object)\n"
-            "  --temperature T    sampling temperature\n"
-            "  --max-tokens N     cap on the reply length\n"
-            "  --base-url URL     OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1\n"
-            "  --timeout MS       per-attempt timeout\n"
-            "  --retries N        retries on 429/5xx/network errors\n"
-            "  --config FILE      stepd.json to read the \"ai\" section from (default ./stepd.json)\n"
-            "  --bench N          send the request N times, print timing JSON (for bench/llm.sh)\n"
-            "MESSAGE - reads the message from stdin.\n"
-            "Configure a model with OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL, or stepd.json.\n");
+    fprintf(
+        out,
+        "usage: stepd ai chat MESSAGE|- [options]\n"
+        "  --model M          model name (else ai.model / OPENAI_MODEL)\n"
+        "  --system S         system prompt\n"
+        "  --stream           print tokens as they arrive\n"
+        "  --text             print only the reply text, not JSON\n"
+        "  --json             ask for a JSON object reply (response_format json_object)\n"
+        "  --temperature T    sampling temperature\n"
+        "  --max-tokens N     cap on the reply length\n"
+        "  --base-url URL     OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1\n"
+        "  --timeout MS       per-attempt timeout\n"
+        "  --retries N        retries on 429/5xx/network errors\n"
+        "  --config FILE      stepd.json to read the \"ai\" section from (default ./stepd.json)\n"
+        "  --bench N          send the request N times, print timing JSON (for bench/llm.sh)\n"
+        "MESSAGE - reads the message from stdin.\n"
+        "Configure a model with OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL, or "
+        "stepd.json.\n");
 }
 
 static int print_token(void *ud, const char *delta, size_t len) {
@@ -110,8 +112,8 @@ static int run_bench(stepd_llm_client *c, stepd_llm_request *req, long n) {
     qsort(lat, (size_t)n, sizeof(double), cmp_double);
     printf("{\"calls\":%ld,\"seconds\":%.3f,\"callsPerSec\":%.1f,\"p50Ms\":%.3f,"
            "\"p99Ms\":%.3f,\"failed\":%ld,\"bytes\":%zu}\n",
-           n, secs, n / secs, lat[n / 2], lat[(size_t)(n * 0.99) < (size_t)n ? (size_t)(n * 0.99) : (size_t)n - 1],
-           failed, bytes);
+           n, secs, n / secs, lat[n / 2],
+           lat[(size_t)(n * 0.99) < (size_t)n ? (size_t)(n * 0.99) : (size_t)n - 1], failed, bytes);
     free(lat);
     return failed ? 1 : 0;
 }
@@ -229,11 +231,18 @@ int ai_cli_chat(int argc, char **argv) {
         message = input;
     }
     json_t *msgs = json_pack("[{s:s,s:s}]", "role", "user", "content", message);
-    stepd_llm_request req = {.messages = msgs, .system = system, .model = model,
-                             .base_url = base_url, .stream = stream, .json_mode = json_mode,
-                             .max_tokens = max_tokens, .max_retries = retries,
-                             .timeout_ms = timeout, .has_temperature = has_temp,
-                             .temperature = temp, .on_token = stream ? print_token : NULL};
+    stepd_llm_request req = {.messages = msgs,
+                             .system = system,
+                             .model = model,
+                             .base_url = base_url,
+                             .stream = stream,
+                             .json_mode = json_mode,
+                             .max_tokens = max_tokens,
+                             .max_retries = retries,
+                             .timeout_ms = timeout,
+                             .has_temperature = has_temp,
+                             .temperature = temp,
+                             .on_token = stream ? print_token : NULL};
     if (bench > 0) {
         rc = run_bench(c, &req, bench);
         json_decref(msgs);

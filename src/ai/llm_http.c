@@ -29,13 +29,13 @@ typedef struct http_attempt {
     char *body;
     size_t len, cap;
     int too_big;
-    int is_sse; /* response content type is text/event-stream */
+    int is_sse;          /* response content type is text/event-stream */
     long retry_after_ms; /* -1 when the server sent none */
     stepd_sse_parser *sse;
     llm_stream_acc acc;
-    int stream_rc;        /* first non-zero return of the SSE path */
-    int token_stop;       /* the token callback asked to stop */
-    double last_rx;       /* monotonic ms of the last byte received */
+    int stream_rc;  /* first non-zero return of the SSE path */
+    int token_stop; /* the token callback asked to stop */
+    double last_rx; /* monotonic ms of the last byte received */
 } http_attempt;
 
 static double now_ms(void) {
@@ -196,9 +196,8 @@ nomem:
 /* Runs one attempt. Returns 0 or a negative code with out->error set; *retry_after_ms gets the
  * server's hint (or -1); *delivered whether tokens reached the caller. */
 static int attempt_once(stepd_llm_client *c, const llm_attempt_cfg *cfg, const char *url,
-                        struct curl_slist *headers, const char *body,
-                        const stepd_llm_request *req, stepd_llm_result *out,
-                        long *retry_after_ms, int *delivered) {
+                        struct curl_slist *headers, const char *body, const stepd_llm_request *req,
+                        stepd_llm_result *out, long *retry_after_ms, int *delivered) {
     http_attempt a = {.req = req, .retry_after_ms = -1, .last_rx = now_ms()};
     char errbuf[CURL_ERROR_SIZE] = "";
     int rc = 0;
@@ -276,8 +275,7 @@ static int attempt_once(stepd_llm_client *c, const llm_attempt_cfg *cfg, const c
         rc = llm_set_error(out, a.acc.error_kind ? a.acc.error_kind : STEPD_LLM_ERR_PARSE, "%s",
                            a.acc.error ? a.acc.error : "bad chat stream");
     } else if (a.too_big) {
-        rc = llm_set_error(out, STEPD_LLM_ERR_PARSE, "response from %s is larger than 32 MiB",
-                           url);
+        rc = llm_set_error(out, STEPD_LLM_ERR_PARSE, "response from %s is larger than 32 MiB", url);
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
         rc = llm_set_error(out, STEPD_LLM_ERR_TIMEOUT,
                            "no complete answer from %s within %ld ms (ai.timeoutMs)", url,
@@ -288,9 +286,8 @@ static int attempt_once(stepd_llm_client *c, const llm_attempt_cfg *cfg, const c
     } else if (status / 100 != 2) {
         char *msg = NULL;
         stepd_llm_error_kind k = llm_classify_http(status, a.body, a.len, &msg);
-        const char *hint = k == STEPD_LLM_ERR_AUTH
-                               ? " (check OPENAI_API_KEY or ai.apiKey in stepd.json)"
-                               : "";
+        const char *hint =
+            k == STEPD_LLM_ERR_AUTH ? " (check OPENAI_API_KEY or ai.apiKey in stepd.json)" : "";
         rc = llm_set_error(out, k, "chat server %s answered HTTP %ld: %s%s", url, status,
                            msg ? msg : "", hint);
         free(msg);

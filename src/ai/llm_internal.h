@@ -43,7 +43,7 @@ typedef struct llm_stream_acc {
     char *finish_reason;
     char *model, *id;
     long prompt_tokens, completion_tokens, total_tokens;
-    int done;      /* saw [DONE] */
+    int done;         /* saw [DONE] */
     size_t delivered; /* content bytes handed to on_token */
     stepd_llm_error_kind error_kind;
     char *error;
@@ -51,8 +51,7 @@ typedef struct llm_stream_acc {
 
 /* Applies one SSE data payload. Returns 0, 1 when the token callback asked to stop, or a
  * negative code (STEP_EPARSE for malformed chunks, server error objects set error). */
-int llm_stream_apply(llm_stream_acc *a, const char *data, size_t len,
-                     const stepd_llm_request *req);
+int llm_stream_apply(llm_stream_acc *a, const char *data, size_t len, const stepd_llm_request *req);
 /* Moves the accumulated answer into out. */
 void llm_stream_finish(llm_stream_acc *a, stepd_llm_result *out);
 void llm_stream_acc_free(llm_stream_acc *a);

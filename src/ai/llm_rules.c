@@ -22,7 +22,9 @@ static char *lower_dup(const char *s) {
     return d;
 }
 
-static int is_word(char c) { return isalnum((unsigned char)c) || c == '_'; }
+static int is_word(char c) {
+    return isalnum((unsigned char)c) || c == '_';
+}
 
 /* Counts word-boundary occurrences of keyword kw in lower-cased text. */
 static int kw_count(const char *text, const char *kw) {
@@ -62,8 +64,12 @@ static void add_unique(json_t *arr, const char *s) {
 
 /* ---- emails -------------------------------------------------------------------------------- */
 
-static int email_local(char c) { return isalnum((unsigned char)c) || strchr("._%+-", c); }
-static int email_domain(char c) { return isalnum((unsigned char)c) || c == '.' || c == '-'; }
+static int email_local(char c) {
+    return isalnum((unsigned char)c) || strchr("._%+-", c);
+}
+static int email_domain(char c) {
+    return isalnum((unsigned char)c) || c == '.' || c == '-';
+}
 
 static void find_emails(const char *msg, json_t *out) {
     for (const char *at = strchr(msg, '@'); at; at = strchr(at + 1, '@')) {
@@ -216,20 +222,20 @@ static void find_amounts(const char *msg, const char *low, json_t *out) {
     static const struct {
         const char *sym;
         const char *code;
-    } syms[] = {{"$", "USD"}, {"\xe2\x82\xac", "EUR"}, {"\xc2\xa3", "GBP"}, {"usd", "USD"},
-                {"eur", "EUR"},  {"gbp", "GBP"}};
+    } syms[] = {{"$", "USD"},   {"\xe2\x82\xac", "EUR"}, {"\xc2\xa3", "GBP"},
+                {"usd", "USD"}, {"eur", "EUR"},          {"gbp", "GBP"}};
     static const struct {
         const char *word;
         const char *code;
-    } words[] = {{"dollars", "USD"}, {"dollar", "USD"}, {"bucks", "USD"}, {"usd", "USD"},
-                 {"euros", "EUR"},   {"euro", "EUR"},   {"eur", "EUR"},   {"pounds", "GBP"},
-                 {"gbp", "GBP"}};
+    } words[] = {{"dollars", "USD"}, {"dollar", "USD"}, {"bucks", "USD"},
+                 {"usd", "USD"},     {"euros", "EUR"},  {"euro", "EUR"},
+                 {"eur", "EUR"},     {"pounds", "GBP"}, {"gbp", "GBP"}};
     for (const char *p = low; *p; p++) {
         /* symbol or code before the number: "$12.50", "€30", "USD 40" */
         for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
             size_t sl = strlen(syms[i].sym);
-            if (strncmp(p, syms[i].sym, sl) || (isalpha((unsigned char)*p) && p > low &&
-                                               is_word(p[-1])))
+            if (strncmp(p, syms[i].sym, sl) ||
+                (isalpha((unsigned char)*p) && p > low && is_word(p[-1])))
                 continue;
             const char *q = p + sl;
             if (isalpha((unsigned char)*p) && *q == ' ')
@@ -243,8 +249,8 @@ static void find_amounts(const char *msg, const char *low, json_t *out) {
             }
         }
         /* number then currency word: "50 dollars", "20 EUR" */
-        if (isdigit((unsigned char)*p) && (p == low || (!is_word(p[-1]) && p[-1] != '$' &&
-                                                        p[-1] != '.' && p[-1] != ','))) {
+        if (isdigit((unsigned char)*p) &&
+            (p == low || (!is_word(p[-1]) && p[-1] != '$' && p[-1] != '.' && p[-1] != ','))) {
             if (p > low + 1 && ((unsigned char)p[-1] == 0xac || (unsigned char)p[-1] == 0xa3))
                 continue; /* after € or £, handled above */
             double v;
@@ -268,9 +274,9 @@ static void find_amounts(const char *msg, const char *low, json_t *out) {
 
 /* ---- dates --------------------------------------------------------------------------------- */
 
-static const char *const months[] = {"january", "february", "march",     "april",
-                                     "may",     "june",     "july",      "august",
-                                     "september", "october", "november", "december"};
+static const char *const months[] = {"january",   "february", "march",    "april",
+                                     "may",       "june",     "july",     "august",
+                                     "september", "october",  "november", "december"};
 
 static int valid_ymd(int y, int m, int d) {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -317,7 +323,7 @@ static size_t month_at(const char *p, int *m) {
 static size_t day_at(const char *p, int *d) {
     size_t n = 0;
     int v = 0;
-    while (isdigit((unsigned char)p[n]) && n < 2)
+    while (n < 2 && isdigit((unsigned char)p[n]))
         v = v * 10 + (p[n++] - '0');
     if (!n || isdigit((unsigned char)p[n]) || v < 1 || v > 31)
         return 0;
@@ -439,7 +445,7 @@ static void find_dates(const char *msg, const char *low, json_t *out) {
                 break;
             }
         }
-        static const char *const wdays[] = {"monday", "tuesday", "wednesday", "thursday",
+        static const char *const wdays[] = {"monday", "tuesday",  "wednesday", "thursday",
                                             "friday", "saturday", "sunday"};
         for (size_t i = 0; i < 7; i++) {
             size_t wl = strlen(wdays[i]);
@@ -471,24 +477,39 @@ json_t *stepd_assistant_entities(const char *message) {
 
 /* ---- intents ------------------------------------------------------------------------------- */
 
-static const char *const kw_track[] = {
-    "track*", "where is my", "where's my", "wheres my", "order status", "status of my",
-    "status of order", "ship*", "deliver*", "package", "parcel", "arriv*", "hasn't come",
-    "has not come", "tracking", "eta", NULL};
+static const char *const kw_track[] = {"track*",
+                                       "where is my",
+                                       "where's my",
+                                       "wheres my",
+                                       "order status",
+                                       "status of my",
+                                       "status of order",
+                                       "ship*",
+                                       "deliver*",
+                                       "package",
+                                       "parcel",
+                                       "arriv*",
+                                       "hasn't come",
+                                       "has not come",
+                                       "tracking",
+                                       "eta",
+                                       NULL};
 static const char *const kw_support[] = {
-    "refund*", "return*", "broke*", "damag*", "defective", "complain*", "problem*", "issue*",
-    "not working", "doesn't work", "does not work", "wrong item", "wrong size", "cancel*",
-    "speak to", "talk to", "human", "agent", "support", "charged twice", "missing", "faulty",
-    "exchange", "help with my", NULL};
+    "refund*",       "return*",    "broke*",     "damag*",       "defective",
+    "complain*",     "problem*",   "issue*",     "not working",  "doesn't work",
+    "does not work", "wrong item", "wrong size", "cancel*",      "speak to",
+    "talk to",       "human",      "agent",      "support",      "charged twice",
+    "missing",       "faulty",     "exchange",   "help with my", NULL};
 static const char *const kw_search[] = {
-    "looking for", "search*", "find", "show me", "do you have", "do you sell", "do you carry",
-    "recommend*", "buy", "shopping for", "price of", "in stock", "cheap*", "suggest*",
-    "want to get", "i need a", "i need some", "any good", NULL};
-static const char *const kw_greet[] = {"hi", "hello", "hey", "good morning", "good afternoon",
-                                       "good evening", "greetings", "howdy", NULL};
+    "looking for", "search*",      "find",       "show me",  "do you have",
+    "do you sell", "do you carry", "recommend*", "buy",      "shopping for",
+    "price of",    "in stock",     "cheap*",     "suggest*", "want to get",
+    "i need a",    "i need some",  "any good",   NULL};
+static const char *const kw_greet[] = {"hi",           "hello",          "hey",
+                                       "good morning", "good afternoon", "good evening",
+                                       "greetings",    "howdy",          NULL};
 static const char *const kw_thanks[] = {"thank*", "thx", "ty", "cheers", "appreciate it", NULL};
-static const char *const kw_bye[] = {"bye", "goodbye", "see you", "that's all", "thats all",
-                                     NULL};
+static const char *const kw_bye[] = {"bye", "goodbye", "see you", "that's all", "thats all", NULL};
 
 const char *stepd_assistant_intent(const char *message, json_t *entities, double *confidence) {
     char *low = lower_dup(message);

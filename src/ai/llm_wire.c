@@ -47,7 +47,9 @@ int llm_error_retryable(stepd_llm_error_kind kind) {
     return 0;
 }
 
-char *llm_strdup(const char *s) { return s ? strdup(s) : NULL; }
+char *llm_strdup(const char *s) {
+    return s ? strdup(s) : NULL;
+}
 
 int llm_set_error(stepd_llm_result *out, stepd_llm_error_kind kind, const char *fmt, ...) {
     char buf[1024];
@@ -79,8 +81,8 @@ void stepd_llm_result_free(stepd_llm_result *r) {
 /* ---- request ------------------------------------------------------------------------------- */
 
 static int valid_role(const char *r) {
-    static const char *const roles[] = {"system", "user", "assistant", "tool", "developer",
-                                        "function"};
+    static const char *const roles[] = {"system", "user",      "assistant",
+                                        "tool",   "developer", "function"};
     for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
         if (!strcmp(r, roles[i]))
             return 1;
@@ -111,8 +113,8 @@ json_t *stepd_llm_request_body(const stepd_llm_request *req, const char *model, 
     json_t *body = json_object();
     if (!msgs || !body)
         goto nomem;
-    if (req->system && json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system",
-                                                                "content", req->system)))
+    if (req->system && json_array_append_new(
+                           msgs, json_pack("{s:s,s:s}", "role", "system", "content", req->system)))
         goto nomem;
     if (req->messages && !json_is_array(req->messages)) {
         set_err(err, "request: messages must be an array of {role, content} objects");
@@ -123,8 +125,7 @@ json_t *stepd_llm_request_body(const stepd_llm_request *req, const char *model, 
     json_array_foreach(req->messages, i, m) {
         const char *role = json_string_value(json_object_get(m, "role"));
         if (!json_is_object(m) || !role || !valid_role(role)) {
-            set_err(err,
-                    "request: messages[%zu].role must be system, user, assistant or tool", i);
+            set_err(err, "request: messages[%zu].role must be system, user, assistant or tool", i);
             goto fail;
         }
         json_t *content = json_object_get(m, "content");
@@ -363,9 +364,8 @@ static void apply_tool_delta(llm_stream_acc *a, json_t *deltas) {
             continue; /* nonsense from a broken server; do not allocate for it */
         while (json_array_size(a->tool_calls) <= idx)
             json_array_append_new(a->tool_calls,
-                                  json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", "", "type",
-                                            "function", "function", "name", "", "arguments",
-                                            ""));
+                                  json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", "", "type", "function",
+                                            "function", "name", "", "arguments", ""));
         json_t *call = json_array_get(a->tool_calls, idx);
         json_t *fn = json_object_get(call, "function");
         const char *id = json_string_value(json_object_get(d, "id"));
@@ -514,7 +514,8 @@ static void sha256_block(sha256 *s, const unsigned char *p) {
     uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5],
              g = s->h[6], h = s->h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+        uint32_t t1 =
+            h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
         uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         h = g;
         g = f;
@@ -551,8 +552,8 @@ static void sha256_update(sha256 *s, const unsigned char *p, size_t len) {
 }
 
 void llm_sha256_hex(const void *data, size_t len, char out[65]) {
-    sha256 s = {{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
-                 0x1f83d9ab, 0x5be0cd19},
+    sha256 s = {{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+                 0x5be0cd19},
                 0,
                 {0},
                 0};

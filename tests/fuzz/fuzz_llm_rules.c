@@ -15,12 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_t *e = stepd_assistant_entities(msg);
     if (!e || !json_is_array(json_object_get(e, "orderNumbers")) ||
         !json_is_array(json_object_get(e, "emails")) ||
-        !json_is_array(json_object_get(e, "amounts")) || !json_is_array(json_object_get(e, "dates")))
+        !json_is_array(json_object_get(e, "amounts")) ||
+        !json_is_array(json_object_get(e, "dates")))
         abort();
     double conf = -1;
     const char *intent = stepd_assistant_intent(msg, e, &conf);
     static const char *const known[] = {"order.track", "product.search", "support.ticket",
-                                        "greeting", "thanks", "goodbye", "general"};
+                                        "greeting",    "thanks",         "goodbye",
+                                        "general"};
     int ok = 0;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         ok |= !strcmp(intent, known[i]);

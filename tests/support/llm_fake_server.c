@@ -51,7 +51,9 @@ struct llm_fake_server {
     char *last_headers;
 };
 
-static char *fake_dup(const char *s) { return s ? strdup(s) : NULL; }
+static char *fake_dup(const char *s) {
+    return s ? strdup(s) : NULL;
+}
 
 static void reply_free(llm_fake_reply *r) {
     free((char *)r->content);
@@ -94,8 +96,12 @@ static int fake_pop(llm_fake_server *s, llm_fake_reply *out) {
     return got;
 }
 
-int llm_fake_port(const llm_fake_server *s) { return s->port; }
-const char *llm_fake_url(const llm_fake_server *s) { return s->url; }
+int llm_fake_port(const llm_fake_server *s) {
+    return s->port;
+}
+const char *llm_fake_url(const llm_fake_server *s) {
+    return s->url;
+}
 
 int llm_fake_requests(llm_fake_server *s) {
     pthread_mutex_lock(&s->mu);
@@ -205,9 +211,8 @@ static char *last_user_text(json_t *body, int *prompt_words) {
 }
 
 static json_t *tool_call_json(const llm_fake_reply *r) {
-    return json_pack("[{s:s,s:s,s:{s:s,s:s}}]", "id", "call_fake_1", "type", "function",
-                     "function", "name", r->tool_name, "arguments",
-                     r->tool_args ? r->tool_args : "{}");
+    return json_pack("[{s:s,s:s,s:{s:s,s:s}}]", "id", "call_fake_1", "type", "function", "function",
+                     "name", r->tool_name, "arguments", r->tool_args ? r->tool_args : "{}");
 }
 
 static char *json_reply(const llm_fake_reply *r, const char *content, const char *model,
@@ -256,10 +261,10 @@ static char *sse_reply(const llm_fake_reply *r, const char *content, const char 
     char id[40];
     snprintf(id, sizeof(id), "chatcmpl-fake-%d", n);
 #define CHUNK(delta, fr)                                                                           \
-    json_pack("{s:s,s:s,s:s,s:[{s:i,s:o,s:o}]}", "id", id, "object", "chat.completion.chunk",     \
+    json_pack("{s:s,s:s,s:s,s:[{s:i,s:o,s:o}]}", "id", id, "object", "chat.completion.chunk",      \
               "model", model, "choices", "index", 0, "delta", (delta), "finish_reason", (fr))
-    sse_add(&buf, &len, CHUNK(json_pack("{s:s,s:s}", "role", "assistant", "content", ""),
-                              json_null()));
+    sse_add(&buf, &len,
+            CHUNK(json_pack("{s:s,s:s}", "role", "assistant", "content", ""), json_null()));
     if (!(r->tool_name && !r->content)) {
         /* one token per word, spaces attached to the front like real tokenisers do */
         const char *p = content;
@@ -279,8 +284,8 @@ static char *sse_reply(const llm_fake_reply *r, const char *content, const char 
         char *a1 = strndup(args, half);
         sse_add(&buf, &len,
                 CHUNK(json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls", "index", 0, "id",
-                                "call_fake_1", "type", "function", "function", "name",
-                                r->tool_name, "arguments", a1),
+                                "call_fake_1", "type", "function", "function", "name", r->tool_name,
+                                "arguments", a1),
                       json_null()));
         sse_add(&buf, &len,
                 CHUNK(json_pack("{s:[{s:i,s:{s:s}}]}", "tool_calls", "index", 0, "function",
@@ -363,7 +368,8 @@ static int fake_answer(llm_fake_server *s, int fd, const char *path, const char 
             r.tool_args = strdup("{\"order_number\":\"A12345\"}");
         } else if (!strcmp(model, "fake-500")) {
             r.status = 500;
-            r.body = strdup("{\"error\":{\"message\":\"fake server error\",\"type\":\"server_error\"}}");
+            r.body =
+                strdup("{\"error\":{\"message\":\"fake server error\",\"type\":\"server_error\"}}");
         } else if (!strcmp(model, "fake-401")) {
             r.status = 401;
             r.body = strdup("{\"error\":{\"message\":\"Incorrect API key provided\","
@@ -378,23 +384,24 @@ static int fake_answer(llm_fake_server *s, int fd, const char *path, const char 
         goto out;
     }
     if (strcmp(path, "/v1/chat/completions") && strcmp(path, "/chat/completions")) {
-        rc = send_simple(s, fd, 404, "application/json", NULL,
-                         "{\"error\":{\"message\":\"unknown path\",\"type\":\"invalid_request_error\"}}");
+        rc = send_simple(
+            s, fd, 404, "application/json", NULL,
+            "{\"error\":{\"message\":\"unknown path\",\"type\":\"invalid_request_error\"}}");
         goto out;
     }
     if (r.body || r.status) {
         char err[160];
-        snprintf(err, sizeof(err),
-                 "{\"error\":{\"message\":\"fake HTTP %d\",\"type\":\"%s\"}}", r.status,
-                 r.status == 429 ? "rate_limit_exceeded" : "server_error");
+        snprintf(err, sizeof(err), "{\"error\":{\"message\":\"fake HTTP %d\",\"type\":\"%s\"}}",
+                 r.status, r.status == 429 ? "rate_limit_exceeded" : "server_error");
         rc = send_simple(s, fd, r.status ? r.status : 200,
                          r.content_type ? r.content_type : "application/json", r.retry_after,
                          r.body ? r.body : err);
         goto out;
     }
     if (!req) {
-        rc = send_simple(s, fd, 400, "application/json", NULL,
-                         "{\"error\":{\"message\":\"body is not JSON\",\"type\":\"invalid_request_error\"}}");
+        rc = send_simple(
+            s, fd, 400, "application/json", NULL,
+            "{\"error\":{\"message\":\"body is not JSON\",\"type\":\"invalid_request_error\"}}");
         goto out;
     }
     int prompt_words;

@@ -33,8 +33,8 @@ static int fake_state_set(void *ud, const char *group, const char *key, json_t *
 static int fake_emit(void *ud, const char *topic, json_t *data) {
     llm_test_hooks *t = ud;
     pthread_mutex_lock(&t->mu);
-    json_array_append_new(t->events, json_pack("{s:s,s:o}", "topic", topic, "data",
-                                                data ? data : json_object()));
+    json_array_append_new(
+        t->events, json_pack("{s:s,s:o}", "topic", topic, "data", data ? data : json_object()));
     pthread_mutex_unlock(&t->mu);
     return 0;
 }
@@ -53,8 +53,8 @@ void llm_test_hooks_free(llm_test_hooks *t) {
 }
 
 stepd_llm_hooks llm_test_hooks_get(llm_test_hooks *t) {
-    return (stepd_llm_hooks){.ud = t, .state_get = fake_state_get, .state_set = fake_state_set,
-                             .emit = fake_emit};
+    return (stepd_llm_hooks){
+        .ud = t, .state_get = fake_state_get, .state_set = fake_state_set, .emit = fake_emit};
 }
 
 json_t *llm_test_hooks_peek(llm_test_hooks *t, const char *group, const char *key) {

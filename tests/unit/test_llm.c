@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -45,10 +46,18 @@ static void test_request_body_encodes_every_option(void **state) {
                                "\"parameters\":{\"type\":\"object\"}}}]",
                                0, NULL);
     json_t *stop = json_string("END");
-    stepd_llm_request req = {.messages = msgs, .system = "be brief", .has_temperature = 1,
-                             .temperature = 0.25, .max_tokens = 50, .stop = stop, .json_mode = 1,
-                             .tools = tools, .tool_choice = json_string("auto"), .stream = 1,
-                             .has_seed = 1, .seed = 7};
+    stepd_llm_request req = {.messages = msgs,
+                             .system = "be brief",
+                             .has_temperature = 1,
+                             .temperature = 0.25,
+                             .max_tokens = 50,
+                             .stop = stop,
+                             .json_mode = 1,
+                             .tools = tools,
+                             .tool_choice = json_string("auto"),
+                             .stream = 1,
+                             .has_seed = 1,
+                             .seed = 7};
     char *err = NULL;
     json_t *b = stepd_llm_request_body(&req, "m1", &err);
     assert_non_null(b);
@@ -56,10 +65,8 @@ static void test_request_body_encodes_every_option(void **state) {
     assert_string_equal(json_string_value(json_object_get(b, "model")), "m1");
     json_t *m = json_object_get(b, "messages");
     assert_int_equal(json_array_size(m), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(m, 0), "role")),
-                        "system");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(m, 1), "content")),
-                        "hi");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(m, 0), "role")), "system");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(m, 1), "content")), "hi");
     assert_true(json_real_value(json_object_get(b, "temperature")) == 0.25);
     assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 50);
     assert_string_equal(json_string_value(json_object_get(b, "stop")), "END");
@@ -69,8 +76,8 @@ static void test_request_body_encodes_every_option(void **state) {
     assert_int_equal(json_array_size(json_object_get(b, "tools")), 1);
     assert_string_equal(json_string_value(json_object_get(b, "tool_choice")), "auto");
     assert_true(json_is_true(json_object_get(b, "stream")));
-    assert_true(json_is_true(
-        json_object_get(json_object_get(b, "stream_options"), "include_usage")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(b, "stream_options"), "include_usage")));
     assert_int_equal(json_integer_value(json_object_get(b, "seed")), 7);
     json_decref(b);
     json_decref(req.tool_choice);
@@ -345,7 +352,8 @@ static void test_tool_calls_plain_and_streamed(void **state) {
     json_t *msgs = user_msgs("where is my order A12345?");
     for (int stream = 0; stream < 2; stream++) {
         llm_fake_reply rep = {.tool_name = "track_order",
-                              .tool_args = "{\"order_number\":\"A12345\"}", .chunk_bytes = 5};
+                              .tool_args = "{\"order_number\":\"A12345\"}",
+                              .chunk_bytes = 5};
         llm_fake_push(f->srv, &rep);
         stepd_llm_request req = {.messages = msgs, .stream = stream};
         stepd_llm_result r;
@@ -400,7 +408,7 @@ static void test_429_honours_retry_after(void **state) {
     double t0 = now_ms();
     assert_int_equal(stepd_llm_chat(f->c, &req, NULL, &r), 0);
     double took = now_ms() - t0;
-    assert_true(took >= 950);  /* waited what the server asked, not the 10 ms backoff */
+    assert_true(took >= 950); /* waited what the server asked, not the 10 ms backoff */
     assert_true(took < 3000);
     assert_int_equal(r.attempts, 2);
     stepd_llm_result_free(&r);
@@ -522,7 +530,7 @@ static void test_truncated_stream_and_malformed_json(void **state) {
     assert_int_equal(stepd_llm_chat(f->c, &req, NULL, &r), STEP_EIO);
     assert_int_equal(r.error_kind, STEPD_LLM_ERR_NETWORK);
     assert_non_null(strstr(r.error, "ended early"));
-    assert_true(t.calls > 0);              /* what arrived was delivered ... */
+    assert_true(t.calls > 0);               /* what arrived was delivered ... */
     assert_string_equal(r.content, t.text); /* ... and kept */
     assert_int_equal(r.attempts, 1);        /* not retried: the caller already saw tokens */
     stepd_llm_result_free(&r);
@@ -646,8 +654,11 @@ static void test_fallback_endpoint_then_function(void **state) {
     fixture *f = *state;
     json_t *msgs = user_msgs("x");
     stepd_llm_endpoint alt = {.model = "backup-model"};
-    stepd_llm_request req = {.messages = msgs, .model = "fake-500", .max_retries = 1,
-                             .fallbacks = &alt, .n_fallbacks = 1};
+    stepd_llm_request req = {.messages = msgs,
+                             .model = "fake-500",
+                             .max_retries = 1,
+                             .fallbacks = &alt,
+                             .n_fallbacks = 1};
     stepd_llm_hooks h = llm_test_hooks_get(&f->hooks);
     stepd_llm_result r;
     assert_int_equal(stepd_llm_chat(f->c, &req, &h, &r), 0);
@@ -683,10 +694,10 @@ static void test_fallback_endpoint_then_function(void **state) {
 static void test_stream_idle_timeout_and_key_isolation(void **state) {
     fixture *f = *state;
     clear_env();
-    json_t *ai = json_pack("{s:s,s:s,s:s,s:i,s:i,s:[{s:s,s:s}]}", "baseUrl", llm_fake_url(f->srv),
-                           "model", "fake-model", "apiKey", "sk-primary", "idleTimeoutMs", 200,
-                           "maxRetries", 0, "fallback", "baseUrl", llm_fake_url(f->srv), "model",
-                           "other-host-model");
+    json_t *ai =
+        json_pack("{s:s,s:s,s:s,s:i,s:i,s:[{s:s,s:s}]}", "baseUrl", llm_fake_url(f->srv), "model",
+                  "fake-model", "apiKey", "sk-primary", "idleTimeoutMs", 200, "maxRetries", 0,
+                  "fallback", "baseUrl", llm_fake_url(f->srv), "model", "other-host-model");
     stepd_llm_client *c;
     assert_int_equal(stepd_llm_client_new(ai, &c, NULL), 0);
     json_decref(ai);
@@ -799,8 +810,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_no_model_says_how_to_configure),
         cmocka_unit_test_setup_teardown(test_chat_round_trip_with_usage_and_auth_header,
                                         setup_server, teardown_server),
-        cmocka_unit_test_setup_teardown(test_connections_are_reused, setup_server,
-                                        teardown_server),
+        cmocka_unit_test_setup_teardown(test_connections_are_reused, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_stream_tokens_survive_tiny_chunks, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_tool_calls_plain_and_streamed, setup_server,
@@ -811,16 +821,14 @@ int main(int argc, char **argv) {
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_auth_and_bad_request_are_not_retried, setup_server,
                                         teardown_server),
-        cmocka_unit_test_setup_teardown(test_timeout_on_slow_server, setup_server,
-                                        teardown_server),
+        cmocka_unit_test_setup_teardown(test_timeout_on_slow_server, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_cancellation_stops_a_waiting_call, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_truncated_stream_and_malformed_json, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_cache_hit_miss_and_expiry, setup_server,
                                         teardown_server),
-        cmocka_unit_test_setup_teardown(test_metrics_event_per_call, setup_server,
-                                        teardown_server),
+        cmocka_unit_test_setup_teardown(test_metrics_event_per_call, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_fallback_endpoint_then_function, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_stream_idle_timeout_and_key_isolation, setup_server,

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -137,8 +138,9 @@ static void test_rules_turn_emits_action_and_remembers(void **state) {
     char *err = NULL;
     stepd_assistant_options opt = {.use_llm = -1};
 
-    assert_int_equal(stepd_assistant_handle(NULL, &h, "s1", "My order A77881 is late, "
-                                                            "mail me at a@b.co",
+    assert_int_equal(stepd_assistant_handle(NULL, &h, "s1",
+                                            "My order A77881 is late, "
+                                            "mail me at a@b.co",
                                             &opt, &turn, &err),
                      0);
     json_t *r = turn.response;
@@ -153,9 +155,9 @@ static void test_rules_turn_emits_action_and_remembers(void **state) {
     stepd_assistant_turn_free(&turn);
 
     /* a later turn without the number still knows it */
-    assert_int_equal(stepd_assistant_handle(NULL, &h, "s1", "I want a refund, it is damaged",
-                                            &opt, &turn, &err),
-                     0);
+    assert_int_equal(
+        stepd_assistant_handle(NULL, &h, "s1", "I want a refund, it is damaged", &opt, &turn, &err),
+        0);
     assert_string_equal(json_string_value(json_object_get(turn.action, "action")),
                         "support.ticket");
     p = json_object_get(turn.action, "parameters");
@@ -165,18 +167,17 @@ static void test_rules_turn_emits_action_and_remembers(void **state) {
     stepd_assistant_turn_free(&turn);
 
     /* tracking without any number asks for it and emits no action */
-    assert_int_equal(stepd_assistant_handle(NULL, &h, "s2", "where is my package?", &opt, &turn,
-                                            &err),
-                     0);
+    assert_int_equal(
+        stepd_assistant_handle(NULL, &h, "s2", "where is my package?", &opt, &turn, &err), 0);
     assert_null(turn.action);
-    assert_non_null(strstr(json_string_value(json_object_get(turn.response, "message")),
-                           "order number"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(turn.response, "message")), "order number"));
     stepd_assistant_turn_free(&turn);
 
     /* product search parameters */
     assert_int_equal(stepd_assistant_handle(NULL, &h, "s3",
-                                            "I'm looking for trail running shoes under $80",
-                                            &opt, &turn, &err),
+                                            "I'm looking for trail running shoes under $80", &opt,
+                                            &turn, &err),
                      0);
     p = json_object_get(turn.action, "parameters");
     assert_string_equal(json_string_value(json_object_get(p, "query")), "trail running shoes");
@@ -227,8 +228,8 @@ static stepd_llm_client *client_for(llm_fake_server *srv) {
     unsetenv("OPENAI_BASE_URL");
     unsetenv("OPENAI_MODEL");
     unsetenv("STEPD_AI_MODEL");
-    json_t *ai = json_pack("{s:s,s:s,s:i,s:i}", "baseUrl", llm_fake_url(srv), "model",
-                           "fake-model", "backoffMs", 5, "maxRetries", 1);
+    json_t *ai = json_pack("{s:s,s:s,s:i,s:i}", "baseUrl", llm_fake_url(srv), "model", "fake-model",
+                           "backoffMs", 5, "maxRetries", 1);
     stepd_llm_client *c = NULL;
     assert_int_equal(stepd_llm_client_new(ai, &c, NULL), 0);
     json_decref(ai);
@@ -248,11 +249,11 @@ static void test_model_tool_call_becomes_action(void **state) {
     llm_fake_push(srv, &tool);
     stepd_assistant_turn turn;
     char *err = NULL;
-    assert_int_equal(
-        stepd_assistant_handle(c, &h, "m1", "got any yoga mats for 30 dollars or less? "
+    assert_int_equal(stepd_assistant_handle(c, &h, "m1",
+                                            "got any yoga mats for 30 dollars or less? "
                                             "I'm x@y.com",
-                               NULL, &turn, &err),
-        0);
+                                            NULL, &turn, &err),
+                     0);
     assert_string_equal(json_string_value(json_object_get(turn.response, "source")), "llm");
     assert_string_equal(json_string_value(json_object_get(turn.action, "action")),
                         "product.search");

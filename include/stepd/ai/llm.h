@@ -79,15 +79,15 @@ typedef struct stepd_llm_endpoint {
 
 typedef struct stepd_llm_config {
     stepd_llm_endpoint primary;
-    char *organization;     /* OpenAI-Organization header, optional */
-    long timeout_ms;        /* whole attempt, default 120000 */
+    char *organization;      /* OpenAI-Organization header, optional */
+    long timeout_ms;         /* whole attempt, default 120000 */
     long connect_timeout_ms; /* default 10000 */
-    long idle_timeout_ms;   /* no byte received for this long aborts a stream, default 60000 */
-    int max_retries;        /* retries after the first attempt, default 3 */
-    long backoff_ms;        /* first retry delay, doubled each retry, with jitter; default 500 */
-    long backoff_max_ms;    /* cap of one delay, default 20000 */
+    long idle_timeout_ms;    /* no byte received for this long aborts a stream, default 60000 */
+    int max_retries;         /* retries after the first attempt, default 3 */
+    long backoff_ms;         /* first retry delay, doubled each retry, with jitter; default 500 */
+    long backoff_max_ms;     /* cap of one delay, default 20000 */
     long retry_after_max_ms; /* a server's Retry-After longer than this is capped, default 60000 */
-    int metrics;            /* emit metrics.ai events, default 1 */
+    int metrics;             /* emit metrics.ai events, default 1 */
     stepd_llm_endpoint *fallbacks; /* tried in order when the primary fails after its retries */
     size_t n_fallbacks;
 } stepd_llm_config;
@@ -164,7 +164,7 @@ typedef int (*stepd_llm_fallback_fn)(void *ud, const stepd_llm_request *req,
                                      const stepd_llm_result *failed, stepd_llm_result *out);
 
 struct stepd_llm_request {
-    json_t *messages; /* borrowed: [{"role":"system|user|assistant|tool","content":...}, ...] */
+    json_t *messages;   /* borrowed: [{"role":"system|user|assistant|tool","content":...}, ...] */
     const char *system; /* optional: prepended as a system message */
 
     /* overrides of the client's configuration; NULL / 0 keep it */
@@ -177,14 +177,14 @@ struct stepd_llm_request {
     /* sampling; only sent when set */
     double temperature; /* sent when has_temperature */
     int has_temperature;
-    double top_p; /* sent when > 0 */
-    int max_tokens; /* sent when > 0 */
-    json_t *stop; /* borrowed string or array */
-    int json_mode; /* response_format {"type":"json_object"} */
+    double top_p;            /* sent when > 0 */
+    int max_tokens;          /* sent when > 0 */
+    json_t *stop;            /* borrowed string or array */
+    int json_mode;           /* response_format {"type":"json_object"} */
     json_t *response_format; /* borrowed, wins over json_mode (e.g. a json_schema format) */
-    json_t *tools;       /* borrowed OpenAI tools array */
-    json_t *tool_choice; /* borrowed: "auto", "none", "required" or an object */
-    int seed; /* sent when has_seed */
+    json_t *tools;           /* borrowed OpenAI tools array */
+    json_t *tool_choice;     /* borrowed: "auto", "none", "required" or an object */
+    int seed;                /* sent when has_seed */
     int has_seed;
     const char *user;
     json_t *extra; /* borrowed object merged into the request body last */
@@ -219,22 +219,22 @@ struct stepd_llm_result {
     char *model;         /* as reported by the server (else as requested) */
     char *id;            /* response id, if any */
     long prompt_tokens, completion_tokens, total_tokens; /* 0 when the server sent no usage */
-    int cached;          /* 1: answered from the ai_cache state group */
-    int attempts;        /* HTTP attempts made, all endpoints together */
-    int fallback;        /* 0 primary; i>0 the i-th fallback endpoint; -1 the fallback_fn */
+    int cached;   /* 1: answered from the ai_cache state group */
+    int attempts; /* HTTP attempts made, all endpoints together */
+    int fallback; /* 0 primary; i>0 the i-th fallback endpoint; -1 the fallback_fn */
     double latency_ms;
-    int http_status;     /* last HTTP status seen, 0 if none */
-    size_t streamed;     /* content bytes already handed to on_token (kept on failure too) */
+    int http_status; /* last HTTP status seen, 0 if none */
+    size_t streamed; /* content bytes already handed to on_token (kept on failure too) */
     stepd_llm_error_kind error_kind; /* of the failure, or of the primary's when a fallback
                                         answered */
-    char *error;         /* message when the call failed (or why the primary failed) */
+    char *error;                     /* message when the call failed (or why the primary failed) */
 };
 
 /* One chat completion. `hooks` may be NULL. Returns 0 when *out holds an answer (from the
  * server, the cache or a fallback), else a negative STEP_E* code with out->error_kind and
  * out->error set. Always free *out with stepd_llm_result_free(), whatever the return. */
-int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req,
-                   const stepd_llm_hooks *hooks, stepd_llm_result *out);
+int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req, const stepd_llm_hooks *hooks,
+                   stepd_llm_result *out);
 void stepd_llm_result_free(stepd_llm_result *r);
 
 /* The result as JSON: {"content","toolCalls","finishReason","model","usage":{...},"cached",
@@ -276,11 +276,11 @@ void stepd_sse_parser_free(stepd_sse_parser *p);
 #define STEPD_ASSISTANT_STATE_GROUP "assistant_sessions"
 
 typedef struct stepd_assistant_options {
-    int window;           /* messages kept verbatim, default 12 */
-    size_t summary_max;   /* bytes of running summary kept, default 1500 */
-    const char *system;   /* overrides the built-in system prompt */
-    const char *model;    /* overrides the client's model */
-    int use_llm;          /* -1 never, 0 when a model is configured (default), 1 always */
+    int window;         /* messages kept verbatim, default 12 */
+    size_t summary_max; /* bytes of running summary kept, default 1500 */
+    const char *system; /* overrides the built-in system prompt */
+    const char *model;  /* overrides the client's model */
+    int use_llm;        /* -1 never, 0 when a model is configured (default), 1 always */
 } stepd_assistant_options;
 
 typedef struct stepd_assistant_turn {
