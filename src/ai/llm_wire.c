@@ -617,3 +617,135 @@ json_t *stepd_llm_result_to_json(const stepd_llm_result *r) {
         json_object_set_new(o, "error", json_null());
     return o;
 }
+
+/* ---- requests from JSON (ctx.ai.chat in JS/Python steps) ---------------------------------- */
+
+void stepd_llm_json_request_free(stepd_llm_json_request *r) {
+    if (!r)
+        return;
+    json_decref(r->owned);
+    memset(r, 0, sizeof(*r));
+}
+
+static int json_field_err(char **err, const char *field, const char *what) {
+    return set_err(err, "ai.chat: \"%s\" must be %s", field, what);
+}
+
+int stepd_llm_request_from_json(json_t *args, stepd_llm_json_request *out, char **err) {
+    if (err)
+        *err = NULL;
+    if (!out)
+        return STEP_EINVAL;
+    memset(out, 0, sizeof(*out));
+    stepd_llm_request *q = &out->req;
+    if (!json_is_object(args))
+        return set_err(err, "ai.chat: expects an object like {\"message\": \"Hello\"}");
+    const char *k;
+    json_t *v;
+    json_object_foreach(args, k, v) {
+        if (!strcmp(k, "messages")) {
+            if (!json_is_array(v))
+                return json_field_err(err, k, "an array of {role, content}");
+            q->messages = v;
+        } else if (!strcmp(k, "message")) {
+            if (!json_is_string(v))
+                return json_field_err(err, k, "a string");
+        } else if (!strcmp(k, "system") || !strcmp(k, "model") || !strcmp(k, "baseUrl") ||
+                   !strcmp(k, "user") || !strcmp(k, "tag")) {
+            if (!json_is_string(v))
+                return json_field_err(err, k, "a string");
+            const char *s = json_string_value(v);
+            if (!strcmp(k, "system"))
+                q->system = s;
+            else if (!strcmp(k, "model"))
+                q->model = s;
+            else if (!strcmp(k, "baseUrl"))
+                q->base_url = s;
+            else if (!strcmp(k, "user"))
+                q->user = s;
+            else
+                q->metrics_tag = s;
+        } else if (!strcmp(k, "temperature") || !strcmp(k, "topP")) {
+            if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 2)
+                return json_field_err(err, k, "a number from 0 to 2");
+            if (!strcmp(k, "temperature")) {
+                q->temperature = json_number_value(v);
+                q->has_temperature = 1;
+            } else {
+                q->top_p = json_number_value(v);
+            }
+        } else if (!strcmp(k, "maxTokens") || !strcmp(k, "cacheTtl") || !strcmp(k, "timeoutMs") ||
+                   !strcmp(k, "maxRetries") || !strcmp(k, "seed")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 1000000000)
+                return json_field_err(err, k, "a non-negative integer");
+            long n = (long)json_integer_value(v);
+            if (!strcmp(k, "maxTokens"))
+                q->max_tokens = (int)n;
+            else if (!strcmp(k, "cacheTtl"))
+                q->cache_ttl_s = n;
+            else if (!strcmp(k, "timeoutMs"))
+                q->timeout_ms = n;
+            else if (!strcmp(k, "seed")) {
+                q->seed = (int)n;
+                q->has_seed = 1;
+            } else
+                q->max_retries = n ? (int)(n > 20 ? 20 : n) : -1;
+        } else if (!strcmp(k, "stop")) {
+            if (!json_is_string(v) && !json_is_array(v))
+                return json_field_err(err, k, "a string or an array of strings");
+            q->stop = v;
+        } else if (!strcmp(k, "json") || !strcmp(k, "stream") || !strcmp(k, "metrics")) {
+            if (!json_is_boolean(v))
+                return json_field_err(err, k, "true or false");
+            if (!strcmp(k, "json"))
+                q->json_mode = json_is_true(v);
+            else if (!strcmp(k, "stream"))
+                q->stream = json_is_true(v);
+            else
+                q->no_metrics = !json_is_true(v);
+        } else if (!strcmp(k, "responseFormat") || !strcmp(k, "extra")) {
+            if (!json_is_object(v))
+                return json_field_err(err, k, "an object");
+            if (!strcmp(k, "extra"))
+                q->extra = v;
+            else
+                q->response_format = v;
+        } else if (!strcmp(k, "tools")) {
+            if (!json_is_array(v))
+                return json_field_err(err, k, "an array of {type: \"function\", function}");
+            q->tools = v;
+        } else if (!strcmp(k, "toolChoice")) {
+            q->tool_choice = v;
+        } else if (!strcmp(k, "fallback")) {
+            size_t i, n = json_array_size(v);
+            json_t *f;
+            if (!json_is_array(v) || n > 4)
+                return json_field_err(err, k, "an array of at most 4 {model, baseUrl}");
+            json_array_foreach(v, i, f) {
+                const char *m = json_string_value(json_object_get(f, "model"));
+                const char *b = json_string_value(json_object_get(f, "baseUrl"));
+                if (!json_is_object(f) || (!m && !b))
+                    return json_field_err(err, k, "an array of at most 4 {model, baseUrl}");
+                out->fallbacks[i].model = (char *)m;
+                out->fallbacks[i].base_url = (char *)b;
+            }
+            q->fallbacks = out->fallbacks;
+            q->n_fallbacks = n;
+        } else {
+            return set_err(err, "ai.chat: unknown option \"%s\"", k);
+        }
+    }
+    const char *message = json_string_value(json_object_get(args, "message"));
+    if (message) {
+        out->owned = json_array();
+        if (q->messages)
+            json_array_extend(out->owned, q->messages);
+        json_array_append_new(out->owned,
+                              json_pack("{s:s,s:s}", "role", "user", "content", message));
+        q->messages = out->owned;
+    }
+    if (!q->messages && !q->system)
+        return set_err(err, "ai.chat: give \"message\" or \"messages\"");
+    return 0;
+}

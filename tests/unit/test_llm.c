@@ -137,6 +137,46 @@ static void test_parse_response_reads_content_tools_usage(void **state) {
     stepd_llm_result_free(&r);
 }
 
+static void test_request_from_json_for_other_languages(void **state) {
+    (void)state;
+    json_t *args = json_loads("{\"message\":\"hi\",\"system\":\"s\",\"model\":\"m\","
+                              "\"temperature\":0.5,\"maxTokens\":20,\"json\":true,"
+                              "\"cacheTtl\":60,\"metrics\":false,\"stream\":true,"
+                              "\"fallback\":[{\"model\":\"small\"}],\"tag\":\"t\"}",
+                              0, NULL);
+    stepd_llm_json_request jr;
+    char *err = NULL;
+    assert_int_equal(stepd_llm_request_from_json(args, &jr, &err), 0);
+    assert_string_equal(jr.req.model, "m");
+    assert_true(jr.req.has_temperature && jr.req.temperature == 0.5);
+    assert_int_equal(jr.req.max_tokens, 20);
+    assert_int_equal(jr.req.cache_ttl_s, 60);
+    assert_true(jr.req.no_metrics && jr.req.json_mode && jr.req.stream);
+    assert_int_equal(jr.req.n_fallbacks, 1);
+    assert_string_equal(jr.req.fallbacks[0].model, "small");
+    json_t *body = stepd_llm_request_body(&jr.req, "m", NULL);
+    json_t *msgs = json_object_get(body, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                        "hi");
+    json_decref(body);
+    stepd_llm_json_request_free(&jr);
+    json_decref(args);
+
+    args = json_loads("{\"message\":\"hi\",\"temprature\":1}", 0, NULL);
+    assert_int_equal(stepd_llm_request_from_json(args, &jr, &err), STEP_EINVAL);
+    assert_non_null(strstr(err, "temprature"));
+    free(err);
+    stepd_llm_json_request_free(&jr);
+    json_decref(args);
+    args = json_loads("{\"message\":\"hi\",\"maxTokens\":\"ten\"}", 0, NULL);
+    assert_int_equal(stepd_llm_request_from_json(args, &jr, &err), STEP_EINVAL);
+    assert_non_null(strstr(err, "maxTokens"));
+    free(err);
+    stepd_llm_json_request_free(&jr);
+    json_decref(args);
+}
+
 /* ---- SSE ----------------------------------------------------------------------------------- */
 
 typedef struct sse_log {
@@ -804,6 +844,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_request_body_encodes_every_option),
         cmocka_unit_test(test_request_body_rejects_bad_messages),
         cmocka_unit_test(test_parse_response_reads_content_tools_usage),
+        cmocka_unit_test(test_request_from_json_for_other_languages),
         cmocka_unit_test(test_sse_same_events_for_every_chunking),
         cmocka_unit_test(test_sse_rejects_oversized_event),
         cmocka_unit_test(test_config_file_env_and_defaults),

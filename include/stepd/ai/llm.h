@@ -241,6 +241,26 @@ void stepd_llm_result_free(stepd_llm_result *r);
  * "attempts","fallback","latencyMs","error":{"kind","message"}|null}. New reference. */
 json_t *stepd_llm_result_to_json(const stepd_llm_result *r);
 
+/* A request described in JSON — what JS/Python steps pass to ctx.ai.chat(...) and what the
+ * runtime forwards here:
+ *   {"messages": [...] | "message": "text", "system", "model", "baseUrl", "temperature",
+ *    "topP", "maxTokens", "stop", "json": true, "responseFormat", "tools", "toolChoice",
+ *    "seed", "user", "extra": {...}, "stream": true, "cacheTtl": seconds, "metrics": false,
+ *    "timeoutMs", "maxRetries", "fallback": [{"model", "baseUrl"}] (at most 4), "tag"}
+ * Unknown keys are refused (a typo would otherwise be silently ignored). */
+typedef struct stepd_llm_json_request {
+    stepd_llm_request req; /* its pointers borrow from the args and from `owned` */
+    stepd_llm_endpoint fallbacks[4];
+    json_t *owned; /* messages built from "message"; freed by stepd_llm_json_request_free */
+} stepd_llm_json_request;
+
+/* Fills *out from `args` (borrowed: keep it alive while out is used). Returns 0, or
+ * STEP_EINVAL with *err (caller frees) naming the field. Free with
+ * stepd_llm_json_request_free() either way. Callbacks (on_token, cancel) are left for the
+ * caller to set. */
+int stepd_llm_request_from_json(json_t *args, stepd_llm_json_request *out, char **err);
+void stepd_llm_json_request_free(stepd_llm_json_request *r);
+
 /* ---- wire format (exposed for tests, tools and other bindings) ----------------------------- */
 
 /* The request body for `req` against `model` (new reference), or NULL with *err set. */
