@@ -57,7 +57,7 @@ static char *read_all(FILE *f, size_t *len) {
 }
 
 static void print_json(json_t *j) {
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (s)
         puts(s);
     free(s);
