@@ -1,4 +1,160 @@
-/* stepd/ai/ocr.h — placeholder until the ocr module lands. */
+/*
+ * stepd/ai/ocr.h — document processing: OCR, PDFs and field extraction.
+ *
+ * Turns a document held in memory (PNG, JPEG, TIFF incl. multi-page, BMP, GIF, WebP, PNM or a
+ * PDF) into per-page text with word boxes and confidences, a document type, typed fields
+ * (invoice, receipt, id) and entities. Images are decoded and cleaned up with leptonica and read
+ * by tesseract; PDF pages are opened with poppler: a page with a text layer gives its embedded
+ * text directly, a scanned page is rendered and OCRed. Pages are processed in parallel, one
+ * tesseract instance per thread, and instances are kept by the engine and reused.
+ *
+ *     ai_ocr_options o = ai_ocr_options_default();
+ *     o.type = "invoice";                    // or NULL: detect
+ *     json_t *doc; char *err;
+ *     if (ai_ocr_process(NULL, bytes, len, &o, &doc, &err) < 0) { ...err...; free(err); }
+ *     json_t *total = json_object_get(json_object_get(doc, "fields"), "total");
+ *
+ * Result (a jansson object, caller owns it):
+ *     {"type": "invoice", "type_scores": {...}, "text": "...", "confidence": 0.93,
+ *      "fields": {"total": {"value": 1234.5, "text": "$1,234.50", "confidence": 0.9,
+ *                           "page": 1, "box": [x, y, w, h]}, ...},
+ *      "entities": [{"type": "email", "text": "a@b.c", "start": 10, "end": 15}],
+ *      "pages": [{"page": 1, "source": "ocr"|"text", "width": 1240, "height": 1754,
+ *                 "confidence": 0.93, "skew": -1.5, "text": "...",
+ *                 "words": [{"text": "Total", "conf": 0.96, "box": [x, y, w, h]}]}]}
+ * Boxes are in pixels of the page as OCRed (after upscaling) for images, in PDF points for
+ * text-layer pages. Field confidences are in [0, 1]: OCR confidence of the words the value came
+ * from times how specific the pattern that found it is.
+ *
+ * Errors: functions return 0 or a negative STEP_E* code (<stepd/step.h>) and, when `err` is not
+ * NULL, a malloc'ed message the caller frees naming what failed ("PDF is corrupt: ...",
+ * "image is 10000x10000 (100 megapixels); the limit is 40", "declared image/png but the data is
+ * a PDF"). STEP_EUNSUPPORTED: not a document type we read; STEP_EPARSE: corrupt or truncated
+ * data; STEP_EINVAL: bad options or a limit exceeded; STEP_ENOTFOUND: language data missing.
+ *
+ * Threads: every function is thread-safe. tesseract links OpenMP; stepd runs each OCR call with
+ * one OpenMP thread and parallelises over pages instead (OMP_THREAD_LIMIT=1 is also set for
+ * child processes when unset).
+ */
 #ifndef STEPD_AI_OCR_H
 #define STEPD_AI_OCR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Image clean-up before OCR (flags for ai_ocr_options.preprocess). */
+enum {
+    AI_OCR_PRE_GRAY = 1 << 0,     /* convert to 8-bit grayscale */
+    AI_OCR_PRE_UPSCALE = 1 << 1,  /* enlarge scans whose text is small (< 16 px), up to 4x */
+    AI_OCR_PRE_DESKEW = 1 << 2,   /* detect and undo rotation up to about 7 degrees */
+    AI_OCR_PRE_DENOISE = 1 << 3,  /* 3x3 median filter (speckle noise), always */
+    AI_OCR_PRE_BINARIZE = 1 << 4, /* Otsu threshold to black and white */
+    AI_OCR_PRE_AUTODENOISE = 1 << 5, /* median filter only when the page is speckled */
+    AI_OCR_PRE_DEFAULT =
+        AI_OCR_PRE_GRAY | AI_OCR_PRE_UPSCALE | AI_OCR_PRE_DESKEW | AI_OCR_PRE_AUTODENOISE,
+};
+
+/* Optional hooks. Both run on the calling thread and must be thread-safe.
+ * classify: given the document text, set *type to "invoice", "receipt", "id" or "other" (a
+ *   static string) and return 0; a negative return falls back to keyword scoring. Used only when
+ *   ai_ocr_options.type is NULL and keyword scoring is not decisive (wire an LLM here).
+ * entities: given the text, return a new JSON array of entities in *out; a negative return
+ *   falls back to the built-in patterns (email, url, phone, date, money). */
+typedef int (*ai_ocr_classify_fn)(const char *text, const char **type, void *user);
+typedef int (*ai_ocr_entities_fn)(const char *text, json_t **out, void *user);
+
+typedef struct ai_ocr_options {
+    const char *type;     /* "invoice" | "receipt" | "id" | NULL (detect) */
+    const char *lang;     /* tesseract languages, "eng", "eng+deu"; NULL = "eng" */
+    const char *mime;     /* declared MIME type to check against the data, or NULL */
+    unsigned preprocess;  /* AI_OCR_PRE_* flags */
+    int threads;          /* pages OCRed at once; 0 = number of CPUs (at most 8) */
+    int dpi;              /* PDF render resolution for scanned pages (default 300) */
+    int force_ocr;        /* OCR PDF pages even when they have a text layer */
+    int words;            /* include per-word boxes in "pages" (default 1) */
+    size_t max_bytes;     /* input size limit (default 64 MiB) */
+    long long max_pixels; /* per page, after decoding/rendering (default 40 megapixels) */
+    int max_pages;        /* pages read at most; later ones are ignored (default 50) */
+    ai_ocr_classify_fn classify;
+    void *classify_user;
+    ai_ocr_entities_fn entities;
+    void *entities_user;
+} ai_ocr_options;
+
+/* Defaults as documented above. */
+ai_ocr_options ai_ocr_options_default(void);
+
+/* An engine owns the reusable tesseract instances (one per thread that uses it, per language).
+ * max_instances bounds them (0 = 8). Caller frees with ai_ocr_engine_free (NULL is a no-op); the
+ * engine must outlive every call that uses it. */
+typedef struct ai_ocr_engine ai_ocr_engine;
+int ai_ocr_engine_new(int max_instances, ai_ocr_engine **out, char **err);
+void ai_ocr_engine_free(ai_ocr_engine *engine);
+/* The process-wide engine, created on first use and never freed. */
+ai_ocr_engine *ai_ocr_default_engine(void);
+
+/* Reads one document. `engine` NULL = the default engine; `opts` NULL = defaults. *out is a new
+ * reference (see the result shape above). `data` is borrowed. */
+int ai_ocr_process(ai_ocr_engine *engine, const void *data, size_t len, const ai_ocr_options *opts,
+                   json_t **out, char **err);
+
+/* Convenience: reads a file (same limits) and processes it. */
+int ai_ocr_process_file(ai_ocr_engine *engine, const char *path, const ai_ocr_options *opts,
+                        json_t **out, char **err);
+
+/* What the bytes are, from their magic: "image/png", "image/jpeg", "image/tiff", "image/bmp",
+ * "image/gif", "image/webp", "image/x-portable-anymap", "application/pdf", or NULL. */
+const char *ai_ocr_sniff(const void *data, size_t len);
+
+/* Checks that a document can be read without OCRing it: type, size and pixel limits, PDF
+ * structure, image headers. Sets *pages to the page count. Cheap; the fuzz entry point. */
+int ai_ocr_probe(const void *data, size_t len, const ai_ocr_options *opts, int *pages,
+                 char **err);
+
+/* Field extraction on plain text (no boxes; confidences from the patterns only). `type` NULL
+ * detects it. *out is a new object {"type", "type_scores", "fields"}. */
+int ai_ocr_extract_fields(const char *text, const char *type, json_t **out, char **err);
+
+/* Document type from keywords and layout: "invoice", "receipt", "id" or "other". `scores` may be
+ * NULL; otherwise a new object {"invoice": 3.5, ...}. */
+const char *ai_ocr_detect_type(const char *text, json_t **scores);
+
+/* Installed tesseract languages as a new JSON array of strings ("eng", "osd", ...). */
+int ai_ocr_languages(json_t **out, char **err);
+
+/* ---- uploads (src/ai/ocr_upload.c) ------------------------------------------------------- */
+
+/* One part of a multipart/form-data body. Every pointer points into the body passed to
+ * ai_ocr_multipart_parse (borrowed, valid while the body is); strings are not NUL-terminated,
+ * hence the lengths. */
+typedef struct ai_ocr_part {
+    const char *name, *filename, *content_type;
+    size_t name_len, filename_len, content_type_len;
+    const char *data;
+    size_t len;
+} ai_ocr_part;
+
+/* Splits a multipart/form-data body. `content_type` is the request's Content-Type header (it
+ * carries the boundary). Fills up to max_parts parts; *nparts is how many. Fails with
+ * STEP_EPARSE on a malformed body, STEP_EINVAL when a part exceeds max_part_bytes (0 = no limit)
+ * or there are more than max_parts parts. */
+int ai_ocr_multipart_parse(const char *content_type, const char *body, size_t len,
+                           size_t max_part_bytes, ai_ocr_part *parts, size_t max_parts,
+                           size_t *nparts, char **err);
+
+/* The document of an upload request: for multipart/form-data the part named `field` (NULL =
+ * "file", else the first part with a filename); for any other content type the raw body.
+ * *doc and *doc_len point into `body`; *mime is the part's or the request's declared type (a
+ * malloc'ed string, caller frees; NULL when none). Enforces max_bytes (0 = 64 MiB). */
+int ai_ocr_upload_document(const char *content_type, const char *body, size_t len,
+                           const char *field, size_t max_bytes, const char **doc, size_t *doc_len,
+                           char **mime, char **err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
