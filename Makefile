@@ -7,12 +7,18 @@
 #
 # Modules add their own packages in mk/<module>.mk (PKGS += ..., EXTRA_LDLIBS += ...)
 # and their Debian packages in deps/<module>.apt, so they never edit this file.
+#
+# Two products: build/stepd (the runtime: core, store, C step loader; links only CORE_PKGS)
+# and build/libstepd-ai.so (every src/ai module with its libraries), loaded on demand by
+# `stepd ai ...` and by C steps that include <stepd/ai.h>. A project without AI never maps
+# tesseract, ffmpeg & co. Tests and fuzz targets link everything statically (libstepd.a).
 
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS    := libuv libh2o jansson sqlite3
+CORE_PKGS := libuv libh2o jansson sqlite3 libcurl
+PKGS    :=
 EXTRA_CFLAGS :=
 EXTRA_LDLIBS :=
 include $(sort $(wildcard mk/*.mk))
@@ -20,22 +26,27 @@ include $(sort $(wildcard mk/*.mk))
 ifneq (,$(findstring clang,$(CC)))
 EXTRA_CFLAGS += -Wno-unknown-warning-option
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(CORE_PKGS) $(PKGS))
+CORE_LIBS  := $(shell pkg-config --libs $(CORE_PKGS)) -lpthread -ldl -lm
+AI_LIBS    := $(shell pkg-config --libs jansson $(PKGS)) $(EXTRA_LDLIBS) -lpthread -ldl -lm
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
            -fPIC $(OPT) $(SAN) -Iinclude -Isrc -Itests $(PKG_CFLAGS) $(EXTRA_CFLAGS) -MMD -MP
 LDFLAGS := $(SAN) -rdynamic
 LDLIBS  := $(PKG_LIBS) $(EXTRA_LDLIBS) -lpthread -ldl -lm
 
-SRC  := $(sort $(wildcard src/core/*.c src/store/*.c src/lang/*.c src/ai/*.c src/workbench/*.c))
-OBJ  := $(SRC:%.c=$(BUILD)/%.o)
+CORE_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/lang/*.c src/workbench/*.c))
+AI_SRC   := $(sort $(wildcard src/ai/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+AI_OBJ   := $(AI_SRC:%.c=$(BUILD)/%.o)
+OBJ  := $(CORE_OBJ) $(AI_OBJ)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 
 .SECONDARY:
 .PHONY: all test asan check fuzz bench format lint clean install
-all: $(BUILD)/stepd
+all: $(BUILD)/stepd $(BUILD)/libstepd-ai.so
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -45,16 +56,23 @@ $(BUILD)/libstepd.a: $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libstepd-core.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libstepd-ai.so: $(AI_OBJ)
+	$(CC) $(SAN) -shared -o $@ $^ $(AI_LIBS)
+
 # --whole-archive: C steps are dlopen'ed and call into the step API, so every
 # public symbol must be in the binary even if nothing in it calls that symbol.
-$(BUILD)/stepd: $(BUILD)/src/main.o $(BUILD)/libstepd.a
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/src/main.o -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS)
+$(BUILD)/stepd: $(BUILD)/src/main.o $(BUILD)/libstepd-core.a | $(BUILD)/libstepd-ai.so
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/src/main.o -Wl,--whole-archive $(BUILD)/libstepd-core.a -Wl,--no-whole-archive $(CORE_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libstepd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS) -lcmocka
 
-test: $(BUILD)/stepd $(TEST_BIN)
+test: $(BUILD)/stepd $(BUILD)/libstepd-ai.so $(TEST_BIN)
 	BUILD=$(BUILD) tests/run.sh $(T)
 
 ASAN_BUILD ?= build-asan

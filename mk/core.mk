@@ -1,2 +1,1 @@
-# core runtime: everything is in PKGS already (libuv libh2o jansson sqlite3)
-PKGS += libcurl   # the CLI talks to a running server
+# core runtime: its packages are CORE_PKGS in the Makefile (libuv libh2o jansson sqlite3 libcurl)

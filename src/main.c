@@ -16,7 +16,9 @@
 #include <unistd.h>
 #include <stepd/step.h>
 
-#include "ai/ai_cli.h"
+#include <dlfcn.h>
+
+#include "lang/ailib.h"
 #include "core/config.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -410,6 +412,23 @@ static int cmd_dlq(int argc, char **argv) {
     return rc ? 1 : 0;
 }
 
+/* `stepd ai ...`: the AI modules live in libstepd-ai.so, loaded only for this. */
+static int cmd_ai(int argc, char **argv) {
+    char err[512];
+    void *h = ailib_open(err, sizeof(err));
+    if (!h) {
+        fprintf(stderr, "stepd ai: %s\n", err);
+        return 1;
+    }
+    int (*fn)(int, char **);
+    *(void **)&fn = dlsym(h, "ai_cli_main");
+    if (!fn) {
+        fprintf(stderr, "stepd ai: libstepd-ai.so has no ai_cli_main\n");
+        return 1;
+    }
+    return fn(argc, argv);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_text, stderr);
@@ -439,7 +458,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "dlq"))
         rc = cmd_dlq(argc - 1, argv + 1);
     else if (!strcmp(cmd, "ai"))
-        rc = ai_cli_main(argc - 1, argv + 1);
+        rc = cmd_ai(argc - 1, argv + 1);
     else {
         fprintf(stderr, "stepd: unknown command '%s'\n\n%s", cmd, usage_text);
         rc = 2;

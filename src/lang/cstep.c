@@ -7,6 +7,8 @@
  */
 #include "lang/cstep.h"
 
+#include "lang/ailib.h"
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -177,6 +179,21 @@ uint64_t cstep_hash(const cstep_opts *o, const char *rel) {
     return h ? h : 1;
 }
 
+/* Whether the step's source includes the AI API (<stepd/ai.h> or <stepd/ai/...>). */
+static int uses_ai(const cstep_opts *o, const char *rel) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", o->project_dir, rel);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[1024];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, "#include") && strstr(line, "stepd/ai");
+    fclose(f);
+    return found;
+}
+
 /* Runs argv in `cwd`, capturing stdout+stderr into *output. Returns the exit status or -1. */
 static int run_capture(char *const argv[], const char *cwd, char **output) {
     int pipefd[2];
@@ -273,6 +290,14 @@ int cstep_load(const cstep_opts *o, const char *rel, cmodule **out, char **error
         argv[ac++] = "-o";
         argv[ac++] = tmp;
         argv[ac++] = (char *)rel;
+        /* a step that includes <stepd/ai.h> links the AI modules, loaded with it */
+        char ai_path[PATH_MAX], rpath[PATH_MAX + 32];
+        if (uses_ai(o, rel) && ailib_path(ai_path, sizeof(ai_path)) == 0) {
+            char *slash = strrchr(ai_path, '/');
+            snprintf(rpath, sizeof(rpath), "-Wl,-rpath,%.*s", (int)(slash - ai_path), ai_path);
+            argv[ac++] = ai_path;
+            argv[ac++] = rpath;
+        }
         argv[ac] = NULL;
         char *output = NULL;
         int st = run_capture(argv, o->project_dir, &output);
