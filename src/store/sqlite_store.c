@@ -170,6 +170,14 @@ typedef struct sq_db {
     sqlite3 *wdb;
     sqlite3_stmt *ws[WS_COUNT];
     pthread_t writer;
+    /* checkpoints run on their own thread and connection, off the writer's path */
+    pthread_t checkpointer;
+    int checkpointer_started;
+    sqlite3 *cdb;
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
+    atomic_int ck_want;
+    int ck_stop;
     pthread_mutex_t mu;      /* guards refs and the read pool */
     _Atomic(wreq *) inbox;   /* pending writes, newest first (lock-free push) */
     atomic_int wstate;       /* 1 while the writer sleeps on it */
@@ -524,6 +532,7 @@ static void complete(wreq *r) {
 
 static void *writer_main(void *p) {
     sq_db *db = p;
+    pthread_setname_np(pthread_self(), "stepd-sqlwrite");
     int expect = 0; /* callers released by the last batch: they are likely to write again */
     for (;;) {
         wreq *list = atomic_load(&db->inbox);
@@ -996,10 +1005,58 @@ static const queue_ops sq_queue_ops = {
     .close = sq_queue_close,
 };
 
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+/* WAL frames after which a checkpoint is started (SQLite's default autocheckpoint), and the
+ * size at which the writer checkpoints itself because the checkpointer cannot keep up. */
+#define CKPT_PAGES 1000
+#define CKPT_PAGES_MAX (CKPT_PAGES * 32)
+
+/* Runs in the writer after every commit, instead of SQLite's autocheckpoint (which would
+ * fsync on the writer's path and stall every caller of the batch). */
+static int wal_hook(void *arg, sqlite3 *wdb, const char *name, int pages) {
+    sq_db *db = arg;
+    if (pages >= CKPT_PAGES_MAX) {
+        sqlite3_wal_checkpoint_v2(wdb, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CKPT_PAGES && !atomic_exchange(&db->ck_want, 1)) {
+        pthread_mutex_lock(&db->ck_mu);
+        pthread_cond_signal(&db->ck_cv);
+        pthread_mutex_unlock(&db->ck_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *p) {
+    sq_db *db = p;
+    pthread_setname_np(pthread_self(), "stepd-sqlckpt");
+    pthread_mutex_lock(&db->ck_mu);
+    for (;;) {
+        while (!atomic_load(&db->ck_want) && !db->ck_stop)
+            pthread_cond_wait(&db->ck_cv, &db->ck_mu);
+        if (db->ck_stop)
+            break;
+        pthread_mutex_unlock(&db->ck_mu);
+        /* PASSIVE: copies what it can without blocking the writer or readers */
+        sqlite3_wal_checkpoint_v2(db->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        atomic_store(&db->ck_want, 0);
+        pthread_mutex_lock(&db->ck_mu);
+    }
+    pthread_mutex_unlock(&db->ck_mu);
+    return NULL;
+}
+
 /* ---- open / close ------------------------------------------------------------------------- */
 
 /* Frees everything but the writer thread (stopped by the caller, or never started). */
 static void db_free(sq_db *db) {
+    if (db->checkpointer_started) {
+        pthread_mutex_lock(&db->ck_mu);
+        db->ck_stop = 1;
+        pthread_cond_signal(&db->ck_cv);
+        pthread_mutex_unlock(&db->ck_mu);
+        pthread_join(db->checkpointer, NULL);
+    }
+    sqlite3_close(db->cdb);
     for (int i = 0; i < WS_COUNT; i++)
         sqlite3_finalize(db->ws[i]);
     while (db->pool) {
@@ -1007,10 +1064,12 @@ static void db_free(sq_db *db) {
         db->pool = c->next;
         rconn_free(c);
     }
-    sqlite3_close(db->wdb);
+    sqlite3_close(db->wdb); /* the last connection: checkpoints and removes the WAL */
     if (db->lockfd >= 0)
         close(db->lockfd); /* drops our flock */
     pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->ck_mu);
+    pthread_cond_destroy(&db->ck_cv);
     free(db->path);
     free(db);
 }
@@ -1067,6 +1126,8 @@ int sqlite_store_open(const sqlite_store_opts *opts, state_store **state, queue 
         return STEP_ENOMEM;
     db->lockfd = -1;
     pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->ck_mu, NULL);
+    pthread_cond_init(&db->ck_cv, NULL);
     db->batch_max = opts->batch_max ? opts->batch_max : 512;
     int err = STEP_ENOMEM, alone;
     char *msg = NULL;
@@ -1097,6 +1158,15 @@ int sqlite_store_open(const sqlite_store_opts *opts, state_store **state, queue 
             goto fail;
         }
     }
+    if ((err = open_conn(db->path, &db->cdb)))
+        goto fail;
+    if (pthread_create(&db->checkpointer, NULL, checkpointer_main, db) != 0) {
+        set_error("cannot start the database checkpoint thread");
+        err = STEP_ENOMEM;
+        goto fail;
+    }
+    db->checkpointer_started = 1;
+    sqlite3_wal_hook(db->wdb, wal_hook, db);
     db->state.ops = &sq_state_ops;
     db->queue.ops = &sq_queue_ops;
     db->refs = (state ? 1 : 0) + (q ? 1 : 0);
