@@ -190,7 +190,8 @@ int ai_cli_ocr(int argc, char **argv) {
         fprintf(stderr, "stepd ai ocr: out of memory\n");
         return 1;
     }
-    json_dumpf(outj, stdout, JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+    json_dumpf(outj, stdout,
+               JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10) | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
     fputc('\n', stdout);
     json_decref(outj);
     return 0;
