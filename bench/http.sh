@@ -17,12 +17,13 @@ s_rps=$RPS s_p50=$(to_ms "$P50") s_p99=$(to_ms "$P99")
 load_rss=$(rss_kb "$SPID")
 stop_pid "$SPID"
 
-node "$ROOT/bench/peers/hello.js" 38123 &
+NP=$(free_port)
+node "$ROOT/bench/peers/hello.js" $NP &
 NPID=$!
 PIDS+=("$NPID")
 sleep 1
-wrk_run "http://127.0.0.1:38123/hello" -d2s >/dev/null
-wrk_run "http://127.0.0.1:38123/hello"
+wrk_run "http://127.0.0.1:$NP/hello" -d2s >/dev/null
+wrk_run "http://127.0.0.1:$NP/hello"
 n_rps=$RPS n_p50=$(to_ms "$P50") n_p99=$(to_ms "$P99")
 n_rss=$(rss_kb "$NPID")
 stop_pid "$NPID"

@@ -37,3 +37,4 @@ to_ms() { # "1.23ms" "850.00us" "1.2s" → ms
                            else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 } else print v }'
 }
 machine() { echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
