@@ -46,8 +46,9 @@ typedef struct targ {
     int t;
 } targ;
 
-static const char VALUE[] = "{\"userId\":\"u-123456\",\"message\":\"hello there, how are you today?\","
-                            "\"status\":\"processing\",\"n\":42}";
+static const char VALUE[] =
+    "{\"userId\":\"u-123456\",\"message\":\"hello there, how are you today?\","
+    "\"status\":\"processing\",\"n\":42}";
 
 static int peer_exec(run *r, sqlite3_stmt *st) {
     int rc = sqlite3_step(st);
@@ -83,8 +84,12 @@ static void *thread_main(void *p) {
             } else {
                 queue_new_id(id);
                 if (!r->peer) {
-                    queue_msg m = {.id = id, .event_id = id, .topic = "bench.topic",
-                                   .step = step, .data = (char *)VALUE, .trace_id = id};
+                    queue_msg m = {.id = id,
+                                   .event_id = id,
+                                   .topic = "bench.topic",
+                                   .step = step,
+                                   .data = (char *)VALUE,
+                                   .trace_id = id};
                     queue_msg *got = NULL;
                     size_t cnt = 0;
                     err = r->q->ops->push(r->q, &m, 1);

@@ -39,8 +39,8 @@ typedef struct mem_db {
     size_t ndead, capdead;
 } mem_db;
 
-#define DB_OF_STATE(s) ((mem_db *)((char *)(s) - offsetof(mem_db, state)))
-#define DB_OF_QUEUE(x) ((mem_db *)((char *)(x) - offsetof(mem_db, queue)))
+#define DB_OF_STATE(s) ((mem_db *)((char *)(s)-offsetof(mem_db, state)))
+#define DB_OF_QUEUE(x) ((mem_db *)((char *)(x)-offsetof(mem_db, queue)))
 
 static char *dup_n(const char *s, size_t n) {
     char *d = malloc(n + 1);

@@ -8,7 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <pthread.h>
 #include <signal.h>
@@ -54,8 +55,12 @@ static int setup_any(void **state, int sqlite) {
     return 0;
 }
 
-static int setup_memory(void **state) { return setup_any(state, 0); }
-static int setup_sqlite(void **state) { return setup_any(state, 1); }
+static int setup_memory(void **state) {
+    return setup_any(state, 0);
+}
+static int setup_sqlite(void **state) {
+    return setup_any(state, 1);
+}
 
 static void close_fixture(fixture *f) {
     state_close(f->s);
@@ -89,8 +94,12 @@ static void assert_value(state_store *s, const char *g, const char *k, const cha
 }
 
 static queue_msg mk(const char *id, const char *step, const char *data) {
-    return (queue_msg){.id = (char *)id, .event_id = "ev", .topic = "t.topic", .step = (char *)step,
-                       .data = (char *)data, .trace_id = "tr"};
+    return (queue_msg){.id = (char *)id,
+                       .event_id = "ev",
+                       .topic = "t.topic",
+                       .step = (char *)step,
+                       .data = (char *)data,
+                       .trace_id = "tr"};
 }
 
 static void push1(queue *q, const char *id, const char *step, const char *data) {
@@ -791,19 +800,19 @@ static void test_sqlite_crash_keeps_acknowledged_writes(void **state) {
 }
 
 #define CONTRACT(setup)                                                                            \
-    cmocka_unit_test_setup_teardown(test_state_get_set_overwrite_delete, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(test_state_roundtrips_unicode_and_quotes, setup,         \
-                                        teardown),                                               \
-        cmocka_unit_test_setup_teardown(test_state_get_group_ordering_clear_groups, setup,       \
-                                        teardown),                                               \
-        cmocka_unit_test_setup_teardown(test_queue_push_batch_and_claim_order, setup, teardown), \
-        cmocka_unit_test_setup_teardown(test_queue_push_is_atomic_and_generates_ids, setup,      \
-                                        teardown),                                               \
-        cmocka_unit_test_setup_teardown(test_queue_lease_expiry_reclaims, setup, teardown),      \
-        cmocka_unit_test_setup_teardown(test_queue_ack, setup, teardown),                        \
-        cmocka_unit_test_setup_teardown(test_queue_retry_due_attempt_error, setup, teardown),    \
-        cmocka_unit_test_setup_teardown(test_queue_bury_list_replay, setup, teardown),           \
-        cmocka_unit_test_setup_teardown(test_queue_release_and_next_due, setup, teardown),       \
+    cmocka_unit_test_setup_teardown(test_state_get_set_overwrite_delete, setup, teardown),         \
+        cmocka_unit_test_setup_teardown(test_state_roundtrips_unicode_and_quotes, setup,           \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(test_state_get_group_ordering_clear_groups, setup,         \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(test_queue_push_batch_and_claim_order, setup, teardown),   \
+        cmocka_unit_test_setup_teardown(test_queue_push_is_atomic_and_generates_ids, setup,        \
+                                        teardown),                                                 \
+        cmocka_unit_test_setup_teardown(test_queue_lease_expiry_reclaims, setup, teardown),        \
+        cmocka_unit_test_setup_teardown(test_queue_ack, setup, teardown),                          \
+        cmocka_unit_test_setup_teardown(test_queue_retry_due_attempt_error, setup, teardown),      \
+        cmocka_unit_test_setup_teardown(test_queue_bury_list_replay, setup, teardown),             \
+        cmocka_unit_test_setup_teardown(test_queue_release_and_next_due, setup, teardown),         \
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown)
 
 int main(void) {
@@ -814,10 +823,10 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_second_process_sees_writes, setup_sqlite,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_sqlite_two_processes_never_share_a_lease,
-                                        setup_sqlite, teardown),
-        cmocka_unit_test_setup_teardown(test_sqlite_crash_keeps_acknowledged_writes,
-                                        setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_two_processes_never_share_a_lease, setup_sqlite,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_crash_keeps_acknowledged_writes, setup_sqlite,
+                                        teardown),
     };
     int failed = cmocka_run_group_tests_name("memory", memory, NULL, NULL);
     failed += cmocka_run_group_tests_name("sqlite", sqlite, NULL, NULL);

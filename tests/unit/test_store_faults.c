@@ -12,7 +12,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -43,8 +44,12 @@ static int should_fail(void) {
     return 0;
 }
 
-static void *fi_malloc(int n) { return should_fail() ? NULL : real_mem.xMalloc(n); }
-static void *fi_realloc(void *p, int n) { return should_fail() ? NULL : real_mem.xRealloc(p, n); }
+static void *fi_malloc(int n) {
+    return should_fail() ? NULL : real_mem.xMalloc(n);
+}
+static void *fi_realloc(void *p, int n) {
+    return should_fail() ? NULL : real_mem.xRealloc(p, n);
+}
 
 static void set_str(state_store *s, const char *g, const char *k, const char *v, int *rc) {
     *rc = s->ops->set(s, g, k, v, strlen(v));
@@ -118,8 +123,7 @@ static void test_allocation_failures_leave_a_consistent_store(void **unused) {
         assert_int_equal(q->ops->counts(q, &before), 0);
         got = NULL;
         cnt = 0;
-        assert_int_equal(q->ops->claim(q, step, queue_now_ms() + 120000, 60000, 5, &got, &cnt),
-                         0);
+        assert_int_equal(q->ops->claim(q, step, queue_now_ms() + 120000, 60000, 5, &got, &cnt), 0);
         if (rc_push != 0) {
             assert_int_equal(cnt, 0); /* never stored */
         } else if (rc_ack == 0) {
