@@ -149,6 +149,7 @@ int stepd_llm_config_load(stepd_llm_config *cfg, json_t *ai, char **err) {
     cfg->backoff_max_ms = 20000;
     cfg->retry_after_max_ms = 60000;
     cfg->metrics = 1;
+    cfg->stream_usage = 1;
     int rc = 0;
     if (ai && !json_is_null(ai)) {
         if (!json_is_object(ai)) {
@@ -178,13 +179,18 @@ int stepd_llm_config_load(stepd_llm_config *cfg, json_t *ai, char **err) {
             }
             cfg->max_retries = (int)json_integer_value(v);
         }
-        v = json_object_get(ai, "metrics");
-        if (v) {
+        static const char *const flags[] = {"metrics", "streamUsage"};
+        for (size_t i = 0; i < 2; i++) {
+            v = json_object_get(ai, flags[i]);
+            if (!v)
+                continue;
             if (!json_is_boolean(v)) {
-                rc = cfg_err(err, "stepd.json: %s must be true or false", "ai.metrics");
+                char field[32];
+                snprintf(field, sizeof(field), "ai.%s", flags[i]);
+                rc = cfg_err(err, "stepd.json: %s must be true or false", field);
                 goto fail;
             }
-            cfg->metrics = json_is_true(v);
+            *(i == 0 ? &cfg->metrics : &cfg->stream_usage) = json_is_true(v);
         }
         json_t *fb = json_object_get(ai, "fallback");
         if (fb && !json_is_null(fb)) {
@@ -454,13 +460,17 @@ static int endpoint_at(const stepd_llm_client *c, const stepd_llm_request *req, 
     return 0;
 }
 
-int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req, const stepd_llm_hooks *hooks,
-                   stepd_llm_result *out) {
+int stepd_llm_chat(stepd_llm_client *c, const stepd_llm_request *req_in,
+                   const stepd_llm_hooks *hooks, stepd_llm_result *out) {
     if (!out)
         return STEP_EINVAL;
     memset(out, 0, sizeof(*out));
-    if (!c || !req)
+    if (!c || !req_in)
         return llm_set_error(out, STEPD_LLM_ERR_BAD_REQUEST, "chat: no client or request");
+    stepd_llm_request req_copy = *req_in;
+    if (!c->cfg.stream_usage)
+        req_copy.no_stream_usage = 1;
+    const stepd_llm_request *req = &req_copy;
     static const stepd_llm_hooks no_hooks = {0};
     const stepd_llm_hooks *h = hooks ? hooks : &no_hooks;
     double t0 = mono_ms();

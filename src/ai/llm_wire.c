@@ -177,7 +177,8 @@ json_t *stepd_llm_request_body(const stepd_llm_request *req, const char *model, 
         json_object_update(body, req->extra);
     if (req->stream) {
         json_object_set_new(body, "stream", json_true());
-        json_object_set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1));
+        if (!req->no_stream_usage)
+            json_object_set_new(body, "stream_options", json_pack("{s:b}", "include_usage", 1));
     }
     return body;
 nomem:

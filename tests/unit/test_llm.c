@@ -80,6 +80,11 @@ static void test_request_body_encodes_every_option(void **state) {
         json_is_true(json_object_get(json_object_get(b, "stream_options"), "include_usage")));
     assert_int_equal(json_integer_value(json_object_get(b, "seed")), 7);
     json_decref(b);
+    req.no_stream_usage = 1; /* for servers that refuse stream_options */
+    b = stepd_llm_request_body(&req, "m1", NULL);
+    assert_true(json_is_true(json_object_get(b, "stream")));
+    assert_null(json_object_get(b, "stream_options"));
+    json_decref(b);
     json_decref(req.tool_choice);
 
     /* unset options are not sent */

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#define MAX_ATTEMPTS 3
+
 /* One client per process: it holds the connection pool. Configured from the environment
  * (the runtime will hand steps the client built from stepd.json's "ai" section). */
 static stepd_llm_client *client;
@@ -33,8 +35,17 @@ static int handler(step_ctx *ctx, json_t *input) {
         step_log_error(ctx, "assistant turn failed",
                        json_pack("{s:s,s:s}", "sessionId", session ? session : "", "error",
                                  err ? err : step_strerror(rc)));
+        if (step_attempt(ctx) < MAX_ATTEMPTS) {
+            free(err);
+            return rc; /* retried by the runtime */
+        }
+        /* the last attempt: tell the customer instead of leaving the chat "processing" */
+        rc = step_emit(ctx, "assistant.response",
+                       json_pack("{s:s,s:s,s:s,s:s}", "sessionId", session ? session : "",
+                                 "message", "Sorry, I could not process that. Please try again.",
+                                 "intent", "error", "error", err ? err : step_strerror(rc)));
         free(err);
-        return rc; /* retried by the runtime, then dead-lettered */
+        return rc;
     }
     step_log_info(ctx, "assistant answered",
                   json_pack("{s:s,s:O}", "sessionId", session,
@@ -56,5 +67,5 @@ STEP_CONFIG = {
     .emits = STEP_LIST("assistant.response", "assistant.action", "metrics.ai"),
     .on_event = handler,
     .timeout_ms = 60000,
-    .max_attempts = 3,
+    .max_attempts = MAX_ATTEMPTS,
 };

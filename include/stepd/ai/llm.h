@@ -67,7 +67,8 @@ const char *stepd_llm_error_name(stepd_llm_error_kind kind);
  *   {"ai": {"baseUrl": "http://127.0.0.1:11434/v1", "apiKey": "...", "apiKeyEnv": "MY_KEY",
  *           "model": "llama3.2", "timeoutMs": 120000, "connectTimeoutMs": 10000,
  *           "idleTimeoutMs": 60000, "maxRetries": 3, "backoffMs": 500, "backoffMaxMs": 20000,
- *           "retryAfterMaxMs": 60000, "metrics": true, "organization": "...",
+ *           "retryAfterMaxMs": 60000, "metrics": true, "streamUsage": true,
+ *           "organization": "...",
  *           "fallback": [{"model": "gpt-4o-mini", "baseUrl": "...", "apiKeyEnv": "..."}]}}
  * With OPENAI_API_KEY but no base URL the base is https://api.openai.com/v1 and the model
  * defaults to gpt-4o-mini; a base URL without a model is "no model configured". */
@@ -88,6 +89,8 @@ typedef struct stepd_llm_config {
     long backoff_max_ms;     /* cap of one delay, default 20000 */
     long retry_after_max_ms; /* a server's Retry-After longer than this is capped, default 60000 */
     int metrics;             /* emit metrics.ai events, default 1 */
+    int stream_usage;        /* ask for usage in streams (stream_options), default 1; set
+                                "streamUsage": false for servers that refuse it (older Azure) */
     stepd_llm_endpoint *fallbacks; /* tried in order when the primary fails after its retries */
     size_t n_fallbacks;
 } stepd_llm_config;
@@ -191,6 +194,7 @@ struct stepd_llm_request {
 
     /* streaming over SSE; tokens go to on_token */
     int stream;
+    int no_stream_usage; /* do not send stream_options (see stepd_llm_config.stream_usage) */
     stepd_llm_token_fn on_token;
     void *token_ud;
 
