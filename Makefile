@@ -73,7 +73,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libstepd.a
 	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libstepd.a -Wl,--no-whole-archive $(LDLIBS) -lcmocka
 
 test: $(BUILD)/stepd $(BUILD)/libstepd-ai.so $(TEST_BIN)
-	BUILD=$(BUILD) tests/run.sh $(T)
+	BUILD=$(BUILD) tests/run.sh '$(T)'
 
 ASAN_BUILD ?= build-asan
 asan:
