@@ -170,3 +170,55 @@ int stepd_sse_feed(stepd_sse_parser *p, const char *buf, size_t len) {
     }
     return 0;
 }
+
+/* Appends "name: value\n" with CR/LF removed from value. */
+static size_t sse_put_field(char *w, const char *name, const char *value) {
+    size_t n = 0;
+    for (const char *p = name; *p; p++)
+        w[n++] = *p;
+    w[n++] = ':';
+    w[n++] = ' ';
+    for (const char *p = value; *p; p++)
+        if (*p != '\r' && *p != '\n')
+            w[n++] = *p;
+    w[n++] = '\n';
+    return n;
+}
+
+char *stepd_sse_format(const char *event, const char *id, const char *data, size_t len,
+                       size_t *out_len) {
+    if (!data)
+        len = 0;
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++)
+        if (data[i] == '\n' || (data[i] == '\r' && !(i + 1 < len && data[i + 1] == '\n')))
+            lines++;
+    size_t cap = len + lines * 7 + (event ? strlen(event) + 9 : 0) + (id ? strlen(id) + 6 : 0) + 2;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    if (event)
+        n += sse_put_field(out + n, "event", event);
+    if (id)
+        n += sse_put_field(out + n, "id", id);
+    memcpy(out + n, "data: ", 6);
+    n += 6;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < len && data[i + 1] == '\n')
+                i++;
+            memcpy(out + n, "\ndata: ", 7);
+            n += 7;
+        } else {
+            out[n++] = c;
+        }
+    }
+    out[n++] = '\n';
+    out[n++] = '\n';
+    out[n] = '\0';
+    if (out_len)
+        *out_len = n;
+    return out;
+}

@@ -61,6 +61,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int b = run(data, size, stride, &split);
     if (a != b || whole.len != split.len || (whole.len && memcmp(whole.buf, split.buf, whole.len)))
         abort();
+    /* format → parse gives the data back, line ends normalised to LF */
+    size_t flen;
+    char *ev = stepd_sse_format("e", "1", (const char *)data, size, &flen);
+    if (ev) {
+        log back = {0};
+        stepd_sse_parser *p = stepd_sse_parser_new(0, collect, &back);
+        if (stepd_sse_feed(p, ev, flen) != 0)
+            abort();
+        stepd_sse_parser_free(p);
+        char *want = malloc(size + 4);
+        size_t wn = 0;
+        memcpy(want, "e\x01", 2);
+        wn = 2;
+        for (size_t i = 0; i < size; i++) {
+            if (data[i] == '\r' && i + 1 < size && data[i + 1] == '\n')
+                continue;
+            want[wn++] = data[i] == '\r' ? '\n' : (char)data[i];
+        }
+        want[wn++] = '\x02';
+        if (back.len != wn || memcmp(back.buf, want, wn))
+            abort();
+        free(want);
+        free(back.buf);
+        free(ev);
+    }
     stepd_llm_result r = {0};
     stepd_llm_parse_response((const char *)data, size, &r);
     json_t *j = stepd_llm_result_to_json(&r);

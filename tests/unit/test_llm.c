@@ -228,6 +228,25 @@ static void test_sse_rejects_oversized_event(void **state) {
     assert_int_equal(l.n, 0);
 }
 
+static void test_sse_format_round_trips(void **state) {
+    (void)state;
+    const char *data = "line one\nline two\r\n: not a comment\rlast";
+    size_t n;
+    char *ev = stepd_sse_format("token", "7\n", data, strlen(data), &n);
+    assert_string_equal(ev, "event: token\nid: 7\ndata: line one\ndata: line two\ndata: : not "
+                            "a comment\ndata: last\n\n");
+    assert_int_equal(n, strlen(ev));
+    sse_log l = {0};
+    stepd_sse_parser *p = stepd_sse_parser_new(0, sse_collect, &l);
+    assert_int_equal(stepd_sse_feed(p, ev, n), 0);
+    stepd_sse_parser_free(p);
+    assert_string_equal(l.text, "[token|line one\nline two\n: not a comment\nlast]");
+    free(ev);
+    ev = stepd_sse_format(NULL, NULL, "", 0, &n);
+    assert_string_equal(ev, "data: \n\n");
+    free(ev);
+}
+
 /* ---- config -------------------------------------------------------------------------------- */
 
 static void test_config_file_env_and_defaults(void **state) {
@@ -852,6 +871,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_request_from_json_for_other_languages),
         cmocka_unit_test(test_sse_same_events_for_every_chunking),
         cmocka_unit_test(test_sse_rejects_oversized_event),
+        cmocka_unit_test(test_sse_format_round_trips),
         cmocka_unit_test(test_config_file_env_and_defaults),
         cmocka_unit_test(test_no_model_says_how_to_configure),
         cmocka_unit_test_setup_teardown(test_chat_round_trip_with_usage_and_auth_header,

@@ -291,6 +291,14 @@ int stepd_sse_feed(stepd_sse_parser *p, const char *buf, size_t len);
 /* Ends the stream: an unterminated last event is discarded, as the standard says. */
 void stepd_sse_parser_free(stepd_sse_parser *p);
 
+/* The other direction, for streaming tokens to an HTTP client as text/event-stream: formats
+ * one event ("event:" line if `event` is not NULL, "id:" line if `id` is not NULL, one "data:"
+ * line per line of data, a blank line). CR/LF inside event and id are dropped. Returns a
+ * malloc'ed string (caller frees), its length in *out_len (may be NULL), or NULL when out of
+ * memory. The parser above reads it back as exactly `data`. */
+char *stepd_sse_format(const char *event, const char *id, const char *data, size_t len,
+                       size_t *out_len);
+
 /* ---- assistant ------------------------------------------------------------------------------
  * One turn of the e-commerce assistant: load the session's memory (state group
  * "assistant_sessions"), detect the intent and entities (the model's tool calls when a model
