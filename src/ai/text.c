@@ -357,6 +357,8 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
         goto done;
 
     stepd_text_readability r;
+    if (opt->parse_only)
+        goto deep;
     readability_from(&d.toks, &r);
     json_object_set_new(res, "readability",
                         json_pack("{s:f,s:f,s:s,s:I,s:I,s:I}", "score", r.score, "grade", r.grade,
@@ -372,6 +374,7 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
     if (lang && tx->lang_error)
         json_object_set_new(lang, "error", json_string(tx->lang_error));
     json_object_set_new(res, "language", lang);
+deep:;
 
     /* deep analysis over the first DEEP_LIMIT bytes' sentences */
     size_t ntok_deep = d.toks.ntok;
@@ -400,6 +403,8 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
         goto fail;
     json_object_set_new(res, "keyPhrases", kp);
     json_object_set_new(res, "nounPhrases", np);
+    if (opt->parse_only)
+        goto tokens;
     if (text_entities(tx->gaz, &d, &ents) != 0)
         goto fail;
     json_object_set_new(res, "entities", ents);
@@ -408,6 +413,7 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
         goto fail;
     json_object_set_new(res, "summary", sum);
     json_object_set_new(res, "summarySentences", sidx);
+tokens:
     if (opt->with_tokens) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < ntok_deep; i++)
@@ -433,12 +439,16 @@ int stepd_text_sentiment(const stepd_text *tx, const char *text, size_t len, dou
                          double *subjectivity) {
     if (!tx || (!text && len) || !polarity || !subjectivity)
         return STEP_EINVAL;
-    size_t cl;
-    char *clean = utf8_sanitize(text ? text : "", len, &cl);
-    if (!clean)
-        return STEP_ENOMEM;
+    size_t cl = len;
+    char *clean = NULL;
+    const char *src = text ? text : "";
+    if (!utf8_valid(src, len)) {
+        if (!(clean = utf8_sanitize(src, len, &cl)))
+            return STEP_ENOMEM;
+        src = clean;
+    }
     text_toks t = {0};
-    int rc = tokenize_all(clean, cl, &t);
+    int rc = tokenize_all(src, cl, &t);
     if (!rc)
         rc = text_sentiment_score(tx->sentiment, &t, polarity, subjectivity, NULL);
     text_toks_free(&t);

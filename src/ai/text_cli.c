@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <stepd/ai/text.h>
 #include <stepd/step.h>
@@ -27,7 +28,10 @@ static void usage(FILE *o) {
                "  --tags          print [token, POS tag] per sentence instead\n"
                "  --sentiment     print only {polarity, subjectivity}\n"
                "  --with-tokens   include the token list with tags in the analysis\n"
+               "  --parse-only    only tokens, sentiment, tags, noun and key phrases\n"
                "  --lines         treat each input line as a separate document (JSON lines)\n"
+               "  --bench N       time (CPU) N passes over the input lines (--sentiment or the\n"
+               "                  full analysis) and print docs/s, excluding data loading\n"
                "  data: STEPD_PATTERN_DIR (python3-pattern), STEPD_TEXTCAT_DIR (libexttextcat)\n");
 }
 
@@ -63,9 +67,45 @@ static int run_one(const stepd_text *tx, const char *mode, const char *s, size_t
     return 0;
 }
 
+static double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); /* CPU time: the machine may be shared */
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --bench: every line is a document; N passes; only the analysis is timed. */
+static int bench(const stepd_text *tx, const char *mode, const char *src, size_t len, int passes,
+                 const stepd_text_analyze_options *o) {
+    size_t docs = 0;
+    double t0 = now_sec();
+    for (int p = 0; p < passes; p++) {
+        const char *q = src, *end = src + len;
+        while (q < end) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            const char *le = nl ? nl : end;
+            if (!strcmp(mode, "sentiment")) {
+                double a, b;
+                if (stepd_text_sentiment(tx, q, (size_t)(le - q), &a, &b))
+                    return 1;
+            } else {
+                json_t *r = NULL;
+                if (stepd_text_analyze(tx, q, (size_t)(le - q), o, &r, NULL))
+                    return 1;
+                json_decref(r);
+            }
+            docs++;
+            q = le + 1;
+        }
+    }
+    double dt = now_sec() - t0;
+    printf("{\"mode\":\"%s\",\"docs\":%zu,\"seconds\":%.6f,\"docsPerSec\":%.1f}\n", mode, docs, dt,
+           dt > 0 ? (double)docs / dt : 0.0);
+    return 0;
+}
+
 int ai_cli_text(int argc, char **argv) {
     const char *file = NULL, *text = NULL, *mode = "analyze";
-    int lines = 0;
+    int lines = 0, passes = 0;
     stepd_text_analyze_options o = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -86,10 +126,18 @@ int ai_cli_text(int argc, char **argv) {
             mode = "tags";
         } else if (!strcmp(a, "--sentiment")) {
             mode = "sentiment";
+        } else if (!strcmp(a, "--parse-only")) {
+            o.parse_only = 1;
         } else if (!strcmp(a, "--with-tokens")) {
             o.with_tokens = 1;
         } else if (!strcmp(a, "--lines")) {
             lines = 1;
+        } else if (!strcmp(a, "--bench") && i + 1 < argc) {
+            passes = atoi(argv[++i]);
+            if (passes < 1) {
+                fprintf(stderr, "stepd ai text: --bench needs a positive pass count\n");
+                return 2;
+            }
         } else if (!strcmp(a, "-")) {
             file = "-";
         } else if (a[0] == '-' && a[1] == '-') {
@@ -142,7 +190,9 @@ int ai_cli_text(int argc, char **argv) {
         }
     }
     int rc = 0;
-    if (lines) {
+    if (passes) {
+        rc = bench(tx, mode, src, len, passes, &o);
+    } else if (lines) {
         const char *p = src, *end = src + len;
         while (p < end) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -27,7 +27,17 @@
 #define DEFAULT_ISO_DIR "/usr/share/iso-codes/json"
 #define DEFAULT_ZONEINFO "/usr/share/zoneinfo"
 
-enum { G_GPE = 1, G_CURRENCY = 2 };
+enum {
+    G_GPE = 1,
+    G_CURRENCY = 2,
+    C_MONTH = 4,
+    C_WEEKDAY = 8,
+    C_TITLE = 16,
+    C_ORG_SUFFIX = 32,
+    C_ORG_HEAD = 64,
+    C_MAGNITUDE = 128,
+    C_NUMWORD = 256,
+};
 
 struct text_gazetteer {
     tmap names; /* lower-cased name -> (uintptr_t) G_* */
@@ -102,6 +112,8 @@ static void load_zones(text_gazetteer *g, const char *dir) {
     fclose(f);
 }
 
+static int load_cues(text_gazetteer *g);
+
 int text_gazetteer_load(const char *iso_dir, const char *zoneinfo_dir, text_gazetteer **out) {
     text_gazetteer *g = calloc(1, sizeof(*g));
     if (!g)
@@ -127,6 +139,10 @@ int text_gazetteer_load(const char *iso_dir, const char *zoneinfo_dir, text_gaze
             text_gazetteer_free(g);
             return STEP_ENOMEM;
         }
+    if (load_cues(g)) {
+        text_gazetteer_free(g);
+        return STEP_ENOMEM;
+    }
     *out = g;
     return 0;
 }
@@ -150,13 +166,6 @@ static uintptr_t gaz_kind(const text_gazetteer *g, const char *s, size_t n) {
 
 static int ieq(const char *a, const char *b) { return !strcasecmp(a, b); }
 
-static int in_list(const char *w, const char *const *list, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (ieq(w, list[i]))
-            return 1;
-    return 0;
-}
-#define IN(w, arr) in_list((w), (arr), sizeof(arr) / sizeof((arr)[0]))
 
 static const char *const MONTHS[] = {
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -296,13 +305,29 @@ static int is_day(const char *w) {
            ieq(w + i, "th");
 }
 
-static int word_is_numberish(const char *w) {
-    static const char *const NUM[] = {
+static const char *const NUMWORDS[] = {
         "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
         "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
         "eighty", "ninety", "hundred", "thousand", "million", "billion", "dozen"};
-    return IN(w, NUM);
+
+static int load_cues(text_gazetteer *g) {
+    static const struct {
+        const char *const *list;
+        size_t n;
+        uintptr_t bit;
+    } L[] = {
+#define CUE(arr, bit) {arr, sizeof(arr) / sizeof(arr[0]), bit}
+        CUE(MONTHS, C_MONTH),         CUE(WEEKDAYS, C_WEEKDAY), CUE(TITLES, C_TITLE),
+        CUE(ORG_SUFFIX, C_ORG_SUFFIX), CUE(ORG_HEAD, C_ORG_HEAD), CUE(MAGNITUDE, C_MAGNITUDE),
+        CUE(NUMWORDS, C_NUMWORD),
+#undef CUE
+    };
+    for (size_t l = 0; l < sizeof(L) / sizeof(L[0]); l++)
+        for (size_t i = 0; i < L[l].n; i++)
+            if (gaz_add(g, L[l].list[i], strlen(L[l].list[i]), L[l].bit))
+                return -1;
+    return 0;
 }
 
 static int is_proper(const char *tag) { return tag && !strncmp(tag, "NNP", 3); }
@@ -421,7 +446,7 @@ static int cmp_ent(const void *a, const void *b) {
 
 /* Classifies proper-noun run [a, b] (inclusive); returns NULL to skip it. */
 static const char *classify_run(const text_gazetteer *g, const text_doc *d, size_t a, size_t b,
-                                size_t sent_first) {
+                                size_t sent_first, const uint16_t *kind) {
     const char *w0 = toks_at(&d->toks, a), *wl = toks_at(&d->toks, b);
     for (size_t i = a; i <= b; i++) {
         const char *t = d->tags[i];
@@ -432,9 +457,9 @@ static const char *classify_run(const text_gazetteer *g, const text_doc *d, size
         if (strstr(t, "-LOC"))
             return "GPE";
     }
-    if (a > sent_first && IN(toks_at(&d->toks, a - 1), TITLES))
+    if (a > sent_first && (kind[a - 1] & C_TITLE))
         return "PERSON";
-    if (IN(wl, ORG_SUFFIX) || IN(w0, ORG_HEAD))
+    if ((kind[b] & C_ORG_SUFFIX) || (kind[a] & C_ORG_HEAD))
         return "ORG";
     /* the whole run, or (for one word runs) the word, in the place gazetteer */
     size_t s = d->tok_start[a], e = d->tok_start[b] + strlen(wl);
@@ -462,8 +487,16 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
     ents e = {0};
     size_t n = d->toks.ntok;
     unsigned char *used = calloc(n ? n : 1, 1);
-    if (!used)
+    uint16_t *kind = calloc(n ? n : 1, sizeof(*kind));
+    if (!used || !kind) {
+        free(used);
+        free(kind);
         return STEP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *w = toks_at(&d->toks, i);
+        kind[i] = (uint16_t)gaz_kind(g, w, strlen(w));
+    }
     scan_phones(d, &e, NULL);
     /* tokens inside a phone number are taken */
     for (size_t k = 0, i = 0; k < e.n && i < n; i++) {
@@ -490,9 +523,9 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                 type = "MONEY";
                 if (w[skip] == 0)
                     j++;
-                if (j + 1 < last && IN(toks_at(&d->toks, j + 1), MAGNITUDE))
+                if (j + 1 < last && (kind[j + 1] & C_MAGNITUDE))
                     j++;
-            } else if ((gaz_kind(g, w, strlen(w)) & G_CURRENCY) && is_number(nx) &&
+            } else if ((kind[i] & G_CURRENCY) && is_number(nx) &&
                        strlen(w) == 3) {
                 type = "MONEY"; /* EUR 20 */
                 j++;
@@ -507,11 +540,9 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                     j = ieq(nx, "per") ? k + 2 : k + 1;
                 } else {
                     size_t m = k;
-                    if (m + 1 < last && IN(toks_at(&d->toks, m + 1), MAGNITUDE))
+                    if (m + 1 < last && (kind[m + 1] & C_MAGNITUDE))
                         m++;
-                    if (m + 1 < last && (gaz_kind(g, toks_at(&d->toks, m + 1),
-                                                  strlen(toks_at(&d->toks, m + 1))) &
-                                         G_CURRENCY)) {
+                    if (m + 1 < last && (kind[m + 1] & G_CURRENCY)) {
                         type = "MONEY";
                         j = m + 1;
                     }
@@ -529,7 +560,7 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
             }
             if (!type && is_iso_date(w)) {
                 type = "DATE";
-            } else if (!type && IN(w, MONTHS) && (is_capitalized(w)) &&
+            } else if (!type && (kind[i] & C_MONTH) && (is_capitalized(w)) &&
                        (is_day(nx) || is_year(nx) ||
                         (i > first && is_day(toks_at(&d->toks, i - 1))) || ieq(w, "january") ||
                         strlen(w) > 5)) {
@@ -554,7 +585,7 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                         }
                     i = a;
                 }
-            } else if (!type && IN(w, WEEKDAYS)) {
+            } else if (!type && (kind[i] & C_WEEKDAY)) {
                 type = "DATE";
             } else if (!type && is_year(w) && i > first &&
                        (ieq(toks_at(&d->toks, i - 1), "in") ||
@@ -562,7 +593,7 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                 type = "DATE";
             }
             if (!type && (is_number(w) || (d->tags[i] && !strcmp(d->tags[i], "CD") &&
-                                           word_is_numberish(w))))
+                                           (kind[i] & C_NUMWORD))))
                 type = "CARDINAL";
             if (type) {
                 for (size_t q = i; q <= j && q < last; q++)
@@ -572,8 +603,8 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                 continue;
             }
             /* runs of proper nouns, "Bank of America", "Procter & Gamble" */
-            if (is_proper(d->tags[i]) && is_capitalized(w) && !IN(w, TITLES) &&
-                !IN(w, MONTHS) && !IN(w, WEEKDAYS)) {
+            if (is_proper(d->tags[i]) && is_capitalized(w) &&
+                !(kind[i] & (C_TITLE | C_MONTH | C_WEEKDAY))) {
                 size_t b = i;
                 while (b + 1 < last) {
                     const char *t1 = d->tags[b + 1];
@@ -589,7 +620,7 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                     }
                     break;
                 }
-                const char *ty = classify_run(g, d, i, b, first);
+                const char *ty = classify_run(g, d, i, b, first, kind);
                 if (ty) {
                     for (size_t q = i; q <= b; q++)
                         used[q] = 1;
@@ -600,6 +631,7 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
         }
     }
     free(used);
+    free(kind);
     if (e.oom) {
         free(e.v);
         return STEP_ENOMEM;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <stepd/ai/text.h>
@@ -25,8 +26,21 @@ typedef struct tbuf {
     int oom; /* sticky: an allocation failed, contents are truncated */
 } tbuf;
 
-void tbuf_put(tbuf *b, const char *s, size_t n);
-void tbuf_putc(tbuf *b, char c);
+int tbuf_grow(tbuf *b, size_t need); /* 0, or -1 (and b->oom set) */
+static inline void tbuf_put(tbuf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap && tbuf_grow(b, b->len + n + 1))
+        return;
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+static inline void tbuf_putc(tbuf *b, char c) {
+    if (b->len + 2 > b->cap && tbuf_grow(b, b->len + 2))
+        return;
+    b->p[b->len++] = c;
+    b->p[b->len] = 0;
+}
 void tbuf_puts(tbuf *b, const char *s);
 void tbuf_free(tbuf *b);
 
@@ -59,6 +73,7 @@ int utf8_encode(uint32_t cp, char *out);
 /* Copies s with invalid sequences and NULs replaced by U+FFFD; caller frees. */
 char *utf8_sanitize(const char *s, size_t n, size_t *out_len);
 size_t utf8_count(const char *s, size_t n); /* code points */
+int utf8_valid(const char *s, size_t n);    /* valid UTF-8 without NULs */
 /* Python str.isspace() for one code point. */
 int py_isspace(uint32_t cp);
 /* Python-compatible lower-casing (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic). */

@@ -25,11 +25,12 @@ struct text_lang {
     pthread_mutex_t mu;
 };
 
+static const char *const MAJOR[] = {
+    "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl", "cs", "sk",
+    "hu", "ro", "tr", "ru", "uk", "el", "ar", "he", "hi", "ja", "zh", "ko", "id", "ca",
+    "et", "lv", "lt", "sl", "hr", "bg", "eu", "ga", "is", "vi"};
+
 static int is_major(const char *name) {
-    static const char *const MAJOR[] = {
-        "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl", "cs", "sk",
-        "hu", "ro", "tr", "ru", "uk", "el", "ar", "he", "hi", "ja", "zh", "ko", "id", "ca",
-        "et", "lv", "lt", "sl", "hr", "bg", "eu", "ga", "is", "vi"};
     size_t n = strcspn(name, "-");
     for (size_t i = 0; i < sizeof(MAJOR) / sizeof(MAJOR[0]); i++)
         if (strlen(MAJOR[i]) == n && !strncmp(MAJOR[i], name, n))
@@ -53,14 +54,23 @@ static void *load_major(const char *conf, const char *prefix) {
         fclose(in);
         return NULL;
     }
+    /* in MAJOR's order (English first): exttextcat stops comparing a language once it is
+     * clearly worse than the best so far, so likely languages first is faster */
     char line[1024];
-    while (fgets(line, sizeof(line), in)) {
-        char file[256], name[256];
-        if (line[0] == '#' || sscanf(line, "%255s %255s", file, name) != 2)
+    char files[64][256], names[64][256];
+    int nl = 0;
+    while (fgets(line, sizeof(line), in) && nl < 64) {
+        if (line[0] == '#' || sscanf(line, "%255s %255s", files[nl], names[nl]) != 2)
             continue;
-        if (is_major(name))
-            fprintf(out, "%s %s\n", file, name);
+        if (is_major(names[nl]))
+            nl++;
     }
+    for (size_t m = 0; m < sizeof(MAJOR) / sizeof(MAJOR[0]); m++)
+        for (int k = 0; k < nl; k++) {
+            size_t cl = strcspn(names[k], "-");
+            if (strlen(MAJOR[m]) == cl && !strncmp(MAJOR[m], names[k], cl))
+                fprintf(out, "%s %s\n", files[k], names[k]);
+        }
     fclose(in);
     fclose(out);
     void *h = special_textcat_Init(tmpl, prefix);

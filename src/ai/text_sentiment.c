@@ -22,6 +22,8 @@
 typedef struct sent_word {
     double none[3]; /* averaged over pos tags: what untagged text uses */
     int has_rb;
+    int is_word; /* 0: only the first word of a multi-word form */
+    int is_head; /* first word of a multi-word form */
 } sent_word;
 
 typedef struct emo {
@@ -30,8 +32,7 @@ typedef struct emo {
 } emo;
 
 struct text_sentiment {
-    tmap words;      /* form -> sent_word* */
-    tmap idiom_head; /* first word of multi-word forms */
+    tmap words;      /* form -> sent_word* (also first words of multi-word forms) */
     tmap emoticons;  /* lower-cased emoticon/emoji -> polarity slot */
     sent_word *pool;
     double *emo_pol;
@@ -283,7 +284,7 @@ int text_sentiment_load(const char *path, text_sentiment **out, char **err) {
         goto err;
     }
     /* Each adjective also yields an "-ly" adverb: up to 2x the words. */
-    ts->pool = calloc(naccs * 2, sizeof(*ts->pool));
+    ts->pool = calloc(naccs * 3, sizeof(*ts->pool));
     if (!ts->pool)
         goto err;
     for (size_t w = 0; w < naccs; w++) {
@@ -298,15 +299,22 @@ int text_sentiment_load(const char *path, text_sentiment **out, char **err) {
         }
         for (int c = 0; c < 3; c++)
             sw->none[c] = tot[c] / (double)wa->npos;
+        sw->is_word = 1;
         tmap_entry *e = tmap_put(&ts->words, wa->form, strlen(wa->form));
         if (!e)
             goto err;
         e->val = sw;
-        if (strchr(wa->form, ' ')) {
-            const char *sp = strchr(wa->form, ' ');
-            if (!tmap_put(&ts->idiom_head, wa->form, (size_t)(sp - wa->form)))
-                goto err;
-        }
+    }
+    for (size_t w = 0; w < naccs; w++) {
+        const char *sp = strchr(accs[w].form, ' ');
+        if (!sp)
+            continue;
+        tmap_entry *e = tmap_put(&ts->words, accs[w].form, (size_t)(sp - accs[w].form));
+        if (!e)
+            goto err;
+        if (!e->val)
+            e->val = &ts->pool[ts->npool++]; /* is_word 0 */
+        ((sent_word *)e->val)->is_head = 1;
     }
     /* pattern.text.en.Sentiment.load(): "terrible" (JJ) -> "terribly" (RB), same scores */
     for (size_t w = 0; w < naccs; w++) {
@@ -341,6 +349,7 @@ int text_sentiment_load(const char *path, text_sentiment **out, char **err) {
         sent_word *sw = e->val;
         memcpy(sw->none, jj, sizeof(jj));
         sw->has_rb = 1;
+        sw->is_word = 1;
     }
     ts->emo_pol = calloc(sizeof(EMOS) / sizeof(EMOS[0]), sizeof(double));
     if (!ts->emo_pol)
@@ -389,7 +398,6 @@ void text_sentiment_free(text_sentiment *s) {
     if (!s)
         return;
     tmap_free(&s->words);
-    tmap_free(&s->idiom_head);
     tmap_free(&s->emoticons);
     free(s->pool);
     free(s->emo_pol);
@@ -406,6 +414,8 @@ typedef struct assess {
 static double clamp1(double v) { return v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v); }
 
 static int is_negation(const char *w) {
+    if (w[0] != 'n')
+        return 0;
     return !strcmp(w, "no") || !strcmp(w, "not") || !strcmp(w, "n't") || !strcmp(w, "never");
 }
 
@@ -420,6 +430,14 @@ static size_t len_strip_quote(const char *w) {
     return utf8_count(s, n);
 }
 
+/* ASCII letters only: cannot be an emoticon Pattern looks at */
+static int all_letters(const char *w, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(((unsigned char)w[i] | 32) >= 'a' && ((unsigned char)w[i] | 32) <= 'z'))
+            return 0;
+    return 1;
+}
+
 static int ends_with_ly(const char *w) {
     size_t n = strlen(w);
     return n >= 2 && !memcmp(w + n - 2, "ly", 2);
@@ -430,16 +448,21 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
     size_t nw = t->ntok;
     tbuf low = {0};
     size_t *off = malloc((nw ? nw : 1) * sizeof(*off));
+    size_t *wlen = NULL;
     assess *a = NULL;
     size_t na = 0, capa = 0;
     tbuf idiom = {0};
     int rc = STEP_ENOMEM;
     if (!off)
         goto done;
+    wlen = malloc((nw ? nw : 1) * sizeof(*wlen));
+    if (!wlen)
+        goto done;
     for (size_t k = 0; k < nw; k++) {
         off[k] = low.len;
         const char *w = toks_at(t, k);
         utf8_lower(&low, w, strlen(w));
+        wlen[k] = low.len - off[k];
         tbuf_putc(&low, 0);
     }
     if (low.oom)
@@ -450,9 +473,11 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
     size_t index = 0;
     while (index < nw) {
         const char *w = W(index);
+        size_t wl = wlen[index];
         const sent_word *sw = NULL;
-        const tmap_entry *e;
-        if (tmap_get(&ts->idiom_head, w, strlen(w))) {
+        const tmap_entry *e = tmap_get(&ts->words, w, wl);
+        const sent_word *hit = e ? e->val : NULL;
+        if (hit && hit->is_head) {
             for (size_t i = 2; i >= 1; i--) {
                 if (index + i < nw) {
                     idiom.len = 0;
@@ -472,8 +497,8 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
                 }
             }
         }
-        if (!sw && (e = tmap_get(&ts->words, w, strlen(w))) != NULL)
-            sw = e->val;
+        if (!sw && hit && hit->is_word)
+            sw = hit;
         if (sw) {
             if (!m) {
                 if (na == capa) {
@@ -510,7 +535,7 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
             if (n && m && ends_with_ly(m)) {
                 a[na - 1].n = -1;
                 n = NULL;
-            } else if (m && utf8_count(w, strlen(w)) > 2) {
+            } else if (m && utf8_count(w, wl) > 2) {
                 m = NULL;
             }
             if (!strcmp(w, "!") && na > 0)
@@ -520,7 +545,7 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
             if (!strcmp(w, "(!)")) {
                 emo_p = 0.0;
                 add = 1;
-            } else if ((e = tmap_get(&ts->emoticons, w, strlen(w))) != NULL) {
+            } else if (!all_letters(w, wl) && (e = tmap_get(&ts->emoticons, w, wl)) != NULL) {
                 emo_p = *(const double *)e->val;
                 add = 1;
             }
@@ -551,6 +576,7 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
     rc = 0;
 done:
     free(off);
+    free(wlen);
     free(a);
     tbuf_free(&low);
     tbuf_free(&idiom);

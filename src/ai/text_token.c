@@ -16,6 +16,7 @@
  */
 #include "ai/text_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,16 @@
 
 #define EOS "END-OF-SENTENCE"
 
-static const char PUNCT[] = ".,;:!?()[]{}`'\"@#$^&*+-|=~_";
-
-static int is_punct(char c) { return c && strchr(PUNCT, c) != NULL; }
+static int is_punct(char c) {
+    switch (c) {
+    case '.': case ',': case ';': case ':': case '!': case '?': case '(': case ')': case '[':
+    case ']': case '{': case '}': case '`': case '\'': case '"': case '@': case '#': case '$':
+    case '^': case '&': case '*': case '+': case '-': case '|': case '=': case '~': case '_':
+        return 1;
+    default:
+        return 0;
+    }
+}
 
 static const char *const REPLACE[] = {"'d", "'m", "'s", "'ll", "'re", "'ve", "n't"};
 
@@ -158,15 +166,23 @@ static void normalize(const char *s, size_t n, tbuf *out) {
 }
 
 /* Step 2: split on whitespace; "\n\n" (after "\r\n" -> "\n") inserts an EOS token. */
+static int32_t decode_fast(const char *s, size_t n, int *l) {
+    if ((unsigned char)s[0] < 0x80) {
+        *l = 1;
+        return (unsigned char)s[0];
+    }
+    return utf8_decode((const unsigned char *)s, n, l);
+}
+
 static void split_raw(const char *s, size_t n, spans *raw) {
     size_t i = 0;
     while (i < n) {
         int l;
-        int32_t cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+        int32_t cp = decode_fast(s + i, n - i, &l);
         if (cp >= 0 && py_isspace((uint32_t)cp)) {
             int nl = 0; /* consecutive newlines in the current group */
             while (i < n) {
-                cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+                cp = decode_fast(s + i, n - i, &l);
                 if (cp < 0 || !py_isspace((uint32_t)cp))
                     break;
                 if (cp == '\r' && i + 1 < n && s[i + 1] == '\n') {
@@ -186,7 +202,12 @@ static void split_raw(const char *s, size_t n, spans *raw) {
         }
         size_t start = i;
         while (i < n) {
-            cp = utf8_decode((const unsigned char *)s + i, n - i, &l);
+            unsigned char c = (unsigned char)s[i];
+            if (c > 0x20 && c < 0x80) { /* the common case: printable ASCII */
+                i++;
+                continue;
+            }
+            cp = decode_fast(s + i, n - i, &l);
             if (cp >= 0 && py_isspace((uint32_t)cp))
                 break;
             i += (size_t)l;
@@ -263,8 +284,17 @@ static int span_is(span s, const char *lit) {
 }
 
 static int is_terminator(span s) {
-    return span_is(s, "...") || span_is(s, ".") || span_is(s, "!") || span_is(s, "?") ||
-           span_is(s, EOS);
+    switch (s.p[0]) {
+    case '.':
+        return s.n == 1 || (s.n == 3 && s.p[1] == '.' && s.p[2] == '.');
+    case '!':
+    case '?':
+        return s.n == 1;
+    case 'E':
+        return span_is(s, EOS);
+    default:
+        return 0;
+    }
 }
 
 /* Emoticons of Pattern's EMOTICONS table (used to glue ": )" back into ":)"). */
@@ -326,9 +356,18 @@ static size_t emoji_at(const char *s, size_t n) {
     return 0;
 }
 
-static int emoticon_start(unsigned char c) {
-    return c == '<' || c == '>' || c == ':' || c == '=' || c == 'X' || c == 'x' || c == '8' ||
-           c == ';' || c == '*' || c == 'o' || c == 0xC2 || c == 0xE2;
+/* Emoticons by first byte, built once. */
+#define NEMO (sizeof(EMOTICONS) / sizeof(EMOTICONS[0]))
+static uint8_t emo_by_byte[256][64];
+static uint8_t emo_count[256];
+static pthread_once_t emo_once = PTHREAD_ONCE_INIT;
+
+static void emo_index(void) {
+    for (size_t k = 0; k < NEMO; k++) {
+        unsigned char c = (unsigned char)EMOTICONS[k][0];
+        if (emo_count[c] < 64)
+            emo_by_byte[c][emo_count[c]++] = (uint8_t)k;
+    }
 }
 
 
@@ -336,75 +375,122 @@ static int emoticon_start(unsigned char c) {
 static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b) {
     a->len = 0;
     b->len = 0;
-    /* RE_SARCASM: "( ?! ?)" -> "(!)" */
-    for (size_t i = 0; i < n;) {
-        if (s[i] == '(') {
-            size_t j = i + 1;
-            if (j < n && s[j] == ' ')
-                j++;
-            if (j < n && s[j] == '!') {
-                j++;
+    /* RE_SARCASM: "( ?! ?)" -> "(!)"; unchanged runs are copied in bulk, and a pass that
+     * changes nothing copies nothing (cur/curlen then still point at its input) */
+    const char *cur = s;
+    size_t curlen = n;
+    if (memchr(s, '(', n)) {
+        size_t run = 0;
+        for (size_t i = 0; i < n;) {
+            if (s[i] == '(') {
+                size_t j = i + 1;
                 if (j < n && s[j] == ' ')
                     j++;
-                if (j < n && s[j] == ')') {
-                    tbuf_put(a, "(!)", 3);
-                    i = j + 1;
+                if (j < n && s[j] == '!') {
+                    j++;
+                    if (j < n && s[j] == ' ')
+                        j++;
+                    if (j < n && s[j] == ')') {
+                        tbuf_put(a, s + run, i - run);
+                        tbuf_put(a, "(!)", 3);
+                        i = run = j + 1;
+                        continue;
+                    }
+                }
+            }
+            i++;
+        }
+        if (run) {
+            tbuf_put(a, s + run, n - run);
+            cur = a->p;
+            curlen = a->len;
+        }
+    }
+    /* RE_EMOTICONS: glue emoticons whose characters were split apart */
+    {
+        size_t run = 0;
+        int changed = 0;
+        for (size_t i = 0; i < curlen;) {
+            unsigned char c = (unsigned char)cur[i];
+            if (emo_count[c]) {
+                size_t m = 0, k = 0;
+                for (size_t q = 0; q < emo_count[c]; q++) {
+                    k = emo_by_byte[c][q];
+                    if ((m = match_emoticon(cur + i, curlen - i, EMOTICONS[k])) > 0)
+                        break;
+                }
+                if (m) {
+                    size_t el = strlen(EMOTICONS[k]);
+                    int sp = cur[i + m - 1] == ' ';
+                    if (m - (size_t)sp != el) { /* spaces inside: glue */
+                        tbuf_put(b, cur + run, i - run);
+                        tbuf_put(b, EMOTICONS[k], el);
+                        if (sp)
+                            tbuf_putc(b, ' ');
+                        run = i + m;
+                        changed = 1;
+                    }
+                    i += m;
                     continue;
                 }
             }
+            i++;
         }
-        tbuf_putc(a, s[i]);
-        i++;
-    }
-    /* RE_EMOTICONS: glue emoticons whose characters were split apart */
-    for (size_t i = 0; i < a->len;) {
-        if (emoticon_start((unsigned char)a->p[i])) {
-            size_t m = 0, k;
-            for (k = 0; k < sizeof(EMOTICONS) / sizeof(EMOTICONS[0]); k++)
-                if (EMOTICONS[k][0] == a->p[i] &&
-                    (m = match_emoticon(a->p + i, a->len - i, EMOTICONS[k])) > 0)
-                    break;
-            if (m) {
-                tbuf_puts(b, EMOTICONS[k]);
-                if (a->p[i + m - 1] == ' ')
-                    tbuf_putc(b, ' ');
-                i += m;
-                continue;
-            }
+        if (changed) {
+            tbuf_put(b, cur + run, curlen - run);
+            cur = b->p;
+            curlen = b->len;
         }
-        int l;
-        utf8_decode((const unsigned char *)a->p + i, a->len - i, &l);
-        tbuf_put(b, a->p + i, (size_t)l);
-        i += (size_t)l;
     }
     /* RE_EMOJI: spaces around emoji */
-    a->len = 0;
-    for (size_t i = 0; i < b->len;) {
-        size_t e, g1 = 0;
-        if (b->p[i] == ' ' && (e = emoji_at(b->p + i + 1, b->len - i - 1)) > 0)
-            g1 = 1;
-        else
-            e = emoji_at(b->p + i, b->len - i);
-        if (e) {
-            tbuf_putc(a, ' ');
-            tbuf_put(a, b->p + i + g1, e);
-            tbuf_putc(a, ' ');
-            i += g1 + e;
-            if (i < b->len && b->p[i] == ' ')
+    tbuf *dst = cur == a->p ? b : a;
+    int has_high = 0;
+    for (size_t i = 0; i < curlen && !has_high; i++)
+        has_high = (unsigned char)cur[i] >= 0xE2;
+    if (has_high) {
+        dst->len = 0;
+        size_t run = 0;
+        for (size_t i = 0; i < curlen;) {
+            size_t e, g1 = 0;
+            if ((unsigned char)cur[i] < 0xE2 && cur[i] != ' ') {
                 i++;
-            continue;
+                continue;
+            }
+            if (cur[i] == ' ' && (e = emoji_at(cur + i + 1, curlen - i - 1)) > 0)
+                g1 = 1;
+            else
+                e = emoji_at(cur + i, curlen - i);
+            if (e) {
+                tbuf_put(dst, cur + run, i - run);
+                tbuf_putc(dst, ' ');
+                tbuf_put(dst, cur + i + g1, e);
+                tbuf_putc(dst, ' ');
+                i += g1 + e;
+                if (i < curlen && cur[i] == ' ')
+                    i++;
+                run = i;
+                continue;
+            }
+            i++;
         }
-        tbuf_putc(a, b->p[i]);
-        i++;
+        if (run) {
+            tbuf_put(dst, cur + run, curlen - run);
+            cur = dst->p;
+            curlen = dst->len;
+        }
+    }
+    if (a->oom || b->oom) {
+        t->oom = 1;
+        return;
     }
     /* .replace("  ", " ") then split on spaces */
     size_t sent_first = t->ntok;
     size_t i = 0;
-    while (i < a->len) {
-        while (i < a->len && a->p[i] == ' ')
+    while (i < curlen) {
+        while (i < curlen && cur[i] == ' ')
             i++;
         size_t st = i;
-        while (i < a->len && a->p[i] != ' ')
+        while (i < curlen && cur[i] != ' ')
             i++;
         if (i == st)
             break;
@@ -419,7 +505,7 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
             t->captok = cap;
         }
         t->tok[t->ntok++] = t->buf.len;
-        tbuf_put(&t->buf, a->p + st, i - st);
+        tbuf_put(&t->buf, cur + st, i - st);
         tbuf_putc(&t->buf, 0);
     }
     if (t->ntok == sent_first)
@@ -439,11 +525,32 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
 }
 
 int text_tokenize(const char *s, size_t n, text_toks *t) {
+    pthread_once(&emo_once, emo_index);
     tbuf norm = {0}, a = {0}, b = {0}, join = {0};
     spans raw = {0}, toks = {0};
-    normalize(s, n, &norm);
+    /* size the buffers once from the input length (prose: ~1 token per 4-5 bytes) */
+    size_t est = n / 4 + 16;
+    /* contractions and curly quotes need a rewritten copy; most text has neither */
+    int rewrite = memchr(s, '\'', n) || memchr(s, 0xE2, n);
+    if (rewrite)
+        tbuf_grow(&norm, n + n / 8 + 64);
+    tbuf_grow(&join, 256);
+    tbuf_grow(&t->buf, n + est + 64);
+    raw.v = malloc(est * sizeof(span));
+    raw.cap = raw.v ? est : 0;
+    toks.v = malloc(est * sizeof(span));
+    toks.cap = toks.v ? est : 0;
+    t->tok = malloc(est * sizeof(size_t));
+    t->captok = t->tok ? est : 0;
+    const char *src = s;
+    size_t srclen = n;
+    if (rewrite) {
+        normalize(s, n, &norm);
+        src = norm.p;
+        srclen = norm.len;
+    }
     if (!norm.oom)
-        split_raw(norm.p, norm.len, &raw);
+        split_raw(src, srclen, &raw);
     for (size_t k = 0; k < raw.n; k++)
         split_punct(raw.v[k].p, raw.v[k].n, &toks);
     /* Step 4: sentences */

@@ -11,27 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tbuf_put(tbuf *b, const char *s, size_t n) {
+int tbuf_grow(tbuf *b, size_t need) {
     if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+        return -1;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
     }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    b->p = p;
+    b->cap = cap;
+    return 0;
 }
-
-void tbuf_putc(tbuf *b, char c) { tbuf_put(b, &c, 1); }
 void tbuf_puts(tbuf *b, const char *s) { tbuf_put(b, s, strlen(s)); }
 
 void tbuf_free(tbuf *b) {
@@ -185,6 +179,7 @@ int utf8_encode(uint32_t cp, char *o) {
 
 char *utf8_sanitize(const char *s, size_t n, size_t *out_len) {
     tbuf b = {0};
+    tbuf_grow(&b, n + 1);
     size_t i = 0, run = 0;
     while (i < n) {
         int l;
@@ -208,6 +203,28 @@ char *utf8_sanitize(const char *s, size_t n, size_t *out_len) {
     }
     *out_len = b.len;
     return b.p;
+}
+
+int utf8_valid(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int l;
+        if (utf8_decode((const unsigned char *)s + i, n - i, &l) < 0)
+            return 0;
+        i += (size_t)l;
+    }
+    return 1;
 }
 
 size_t utf8_count(const char *s, size_t n) {
@@ -266,10 +283,15 @@ static uint32_t lower_cp(uint32_t c) {
 
 void utf8_lower(tbuf *out, const char *s, size_t n) {
     size_t i = 0;
+    if (out->len + n + 1 > out->cap && tbuf_grow(out, out->len + n + 1))
+        return;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x80) {
-            tbuf_putc(out, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c));
+            if (out->len + 2 > out->cap && tbuf_grow(out, out->len + 2))
+                return;
+            out->p[out->len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            out->p[out->len] = 0;
             i++;
             continue;
         }

@@ -48,6 +48,8 @@ typedef struct stepd_text_analyze_options {
     int key_phrases;          /* max key phrases (0: 10) */
     int with_tokens;          /* also return the token list with POS tags */
     int sentiment_only;       /* skip everything but tokens, sentences and sentiment */
+    int parse_only;           /* tokens, sentiment, tags, noun and key phrases: no language,
+                                 readability, entities or summary */
 } stepd_text_analyze_options;
 
 /* Analyses UTF-8 text (invalid sequences are replaced by U+FFFD, NULs too). *out (new
