@@ -1,0 +1,82 @@
+/*
+ * document.process → OCR, fields and entities → stored under document_extracts/<id>, then
+ * document.extracted. A document that cannot be read (corrupt, unsupported) is stored as
+ * failed with the reason and not retried; other failures are retried by the runtime.
+ * Entities come from the text module (stepd/ai/text.h) through the ocr module's entities hook.
+ */
+#include <stepd/ai.h>
+#include <stepd/step.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "documents.h"
+
+static int text_entities(const char *text, json_t **out, void *user) {
+    (void)user;
+    const char *why = NULL;
+    const stepd_text *tx = stepd_text_default(&why);
+    json_t *res = NULL;
+    if (!tx || stepd_text_analyze(tx, text, strlen(text), NULL, &res, NULL) != 0)
+        return -1; /* the ocr module falls back to its built-in patterns */
+    *out = json_incref(json_object_get(res, "entities"));
+    json_decref(res);
+    return *out ? 0 : -1;
+}
+
+static int process(step_ctx *ctx, json_t *input) {
+    const char *id = json_string_value(json_object_get(input, "documentId"));
+    const char *path = json_string_value(json_object_get(input, "path"));
+    ai_ocr_options o = ai_ocr_options_default();
+    o.type = json_string_value(json_object_get(input, "type"));
+    o.mime = json_string_value(json_object_get(input, "mime"));
+    o.words = 0;
+    o.entities = text_entities;
+    json_t *doc = NULL;
+    char *err = NULL;
+    int rc = ai_ocr_process_file(NULL, path, &o, &doc, &err);
+    if (rc == STEP_EPARSE || rc == STEP_EUNSUPPORTED || rc == STEP_EINVAL ||
+        rc == STEP_ENOTFOUND) {
+        json_t *rec = json_pack("{s:s, s:s, s:s}", "documentId", id, "status", "failed", "error",
+                                err ? err : step_strerror(rc));
+        free(err);
+        rc = step_state_set(ctx, "document_extracts", id, rec);
+        json_decref(rec);
+        if (rc == 0)
+            unlink(path);
+        return rc;
+    }
+    if (rc < 0) {
+        step_log_warn(ctx, "ocr failed; will retry", json_pack("{s:s}", "error", err ? err : ""));
+        free(err);
+        return rc;
+    }
+    json_object_set_new(doc, "documentId", json_string(id));
+    json_object_set_new(doc, "status", json_string("done"));
+    rc = step_state_set(ctx, "document_extracts", id, doc);
+    if (rc == 0)
+        rc = step_emit(ctx, "document.extracted",
+                       json_pack("{s:s, s:O, s:O, s:O}", "documentId", id, "type",
+                                 json_object_get(doc, "type"), "confidence",
+                                 json_object_get(doc, "confidence"), "fields",
+                                 json_object_get(doc, "fields")));
+    json_decref(doc);
+    if (rc == 0)
+        unlink(path);
+    return rc;
+}
+
+STEP_CONFIG = {
+    .type = STEP_EVENT,
+    .name = "DocumentProcess",
+    .description = "OCRs a document, extracts its fields and entities, stores the result",
+    .flows = STEP_LIST("documents"),
+    .subscribes = STEP_LIST("document.process"),
+    .input_schema = "{\"type\":\"object\",\"required\":[\"documentId\",\"path\"]}",
+    .emits = STEP_LIST("document.extracted"),
+    .on_event = process,
+    .timeout_ms = 120000,
+    .concurrency = 2,
+};
