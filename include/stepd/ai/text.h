@@ -66,6 +66,15 @@ typedef struct stepd_text_analyze_options {
 int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
                        const stepd_text_analyze_options *opt, json_t **out, char **err);
 
+/* Summary for `text`: abstractive through the LLM module when `llm` has a model (hooks may be
+ * NULL; see stepd/ai/llm.h), else — or when the call fails — the extractive summary. *out (new
+ * reference): {"summary", "method": "abstractive"|"extractive", "model"?, "note"?}. */
+struct stepd_llm_client;
+struct stepd_llm_hooks;
+int stepd_text_summarize(const stepd_text *tx, struct stepd_llm_client *llm,
+                         const struct stepd_llm_hooks *hooks, const char *text, size_t len,
+                         int sentences, json_t **out);
+
 /* Pattern's sentiment: polarity -1..1, subjectivity 0..1 (equal to pattern.en.sentiment). */
 int stepd_text_sentiment(const stepd_text *tx, const char *text, size_t len, double *polarity,
                          double *subjectivity);
