@@ -56,6 +56,7 @@ int config_load(const char *dir, stepd_config *cfg, char **err) {
     cfg->host = strdup("0.0.0.0");
     cfg->port = 3000;
     cfg->workers = 8;
+    cfg->event_workers = 8;
     cfg->log_level = STEP_LOG_INFO;
     cfg->store_adapter = strdup("sqlite");
     cfg->max_attempts = 3;
@@ -97,6 +98,7 @@ int config_load(const char *dir, stepd_config *cfg, char **err) {
     if ((rc = get_int(root, "port", &cfg->port, 0, 65535, file, "", err)) ||
         (rc = get_str(root, "host", &cfg->host, file, "", err)) ||
         (rc = get_int(root, "workers", &cfg->workers, 1, 1024, file, "", err)) ||
+        (rc = get_int(root, "eventWorkers", &cfg->event_workers, 1, 1024, file, "", err)) ||
         (rc = get_str(root, "logLevel", &level, file, "", err)) ||
         (rc = get_int(root, "shutdownTimeoutMs", &cfg->shutdown_timeout_ms, 0, 3600000, file, "",
                       err)) ||

@@ -2,7 +2,7 @@
  * config.h — project settings from DIR/stepd.json, with defaults and CLI overrides.
  *
  *   {
- *     "port": 3000, "host": "0.0.0.0", "workers": 8, "logLevel": "info",
+ *     "port": 3000, "host": "0.0.0.0", "workers": 8, "eventWorkers": 8, "logLevel": "info",
  *     "store": {"adapter": "sqlite", "path": ".stepd/stepd.db", "fsync": false},
  *     "events": {"maxAttempts": 3, "backoffMs": 1000, "timeoutMs": 30000, "concurrency": 16},
  *     "http": {"maxBodyBytes": 1048576},
@@ -19,7 +19,8 @@ typedef struct stepd_config {
     char *dir; /* project directory (absolute) */
     char *host;
     int port;
-    int workers;
+    int workers;       /* threads for API and cron handlers */
+    int event_workers; /* threads for event handlers */
     int log_level;
     int pretty; /* dev mode console */
     int dev;    /* hot reload */

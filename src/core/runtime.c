@@ -283,7 +283,7 @@ static void *dispatcher_main(void *arg) {
                     rt->running->prev = ev;
                 rt->running = ev;
                 pthread_mutex_unlock(&rt->disp_mu);
-                if (pool_submit(rt->workers, event_job_run, ev)) {
+                if (pool_submit(rt->event_workers, event_job_run, ev)) {
                     pthread_mutex_lock(&rt->disp_mu);
                     running_unlink(rt, ev);
                     pthread_mutex_unlock(&rt->disp_mu);
@@ -620,8 +620,9 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
     if (rc)
         return rc;
     rt->workers = pool_new(cfg->workers);
+    rt->event_workers = pool_new(cfg->event_workers);
     rt->loop = malloc(sizeof(uv_loop_t));
-    if (!rt->workers || !rt->loop || uv_loop_init(rt->loop)) {
+    if (!rt->workers || !rt->event_workers || !rt->loop || uv_loop_init(rt->loop)) {
         free(rt->loop);
         rt->loop = NULL;
         *err = strdup("out of memory starting the runtime");
@@ -711,8 +712,9 @@ void runtime_close(runtime *rt) {
         dispatcher_kick(rt);
         pthread_join(rt->dispatcher, NULL);
     }
-    pool_free(rt->workers); /* runs what is queued: those jobs only release their messages */
-    rt->workers = NULL;
+    pool_free(rt->workers); /* runs what is queued */
+    pool_free(rt->event_workers);
+    rt->workers = rt->event_workers = NULL;
     if (rt->loop) {
         crons_stop(rt);
         http_server_free(rt->http);

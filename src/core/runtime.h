@@ -35,7 +35,8 @@ typedef struct running_event running_event;
 struct runtime {
     stepd_config *cfg;
     uv_loop_t *loop;
-    pool *workers;
+    pool *workers;       /* API and cron handlers */
+    pool *event_workers; /* event handlers: a flood of requests never starves the queue */
     state_store *state;
     queue *q;
     cstep_opts copts;
