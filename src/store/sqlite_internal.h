@@ -104,6 +104,7 @@ typedef struct sq_db {
     sqlite3 *wdb;
     sqlite3_stmt *ws[WS_COUNT];
     pthread_t writer;
+    pthread_mutex_t wconn_mu; /* whoever runs a transaction on wdb holds it */
     /* checkpoints run on their own thread and connection, off the writer's path */
     pthread_t checkpointer;
     int checkpointer_started;

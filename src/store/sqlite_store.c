@@ -255,6 +255,7 @@ static void db_free(sq_db *db) {
         close(db->lockfd); /* drops our flock */
     pthread_mutex_destroy(&db->mu);
     pthread_mutex_destroy(&db->ck_mu);
+    pthread_mutex_destroy(&db->wconn_mu);
     pthread_cond_destroy(&db->ck_cv);
     free(db->path);
     free(db);
@@ -311,6 +312,7 @@ int sqlite_store_open(const sqlite_store_opts *opts, state_store **state, queue 
     db->lockfd = -1;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->ck_mu, NULL);
+    pthread_mutex_init(&db->wconn_mu, NULL);
     pthread_cond_init(&db->ck_cv, NULL);
     db->batch_max = opts->batch_max ? opts->batch_max : 512;
     int err = STEP_ENOMEM, alone;
