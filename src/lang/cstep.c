@@ -163,6 +163,28 @@ uint64_t cstep_hash(const cstep_opts *o, const char *rel) {
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         h = fnv(h, buf, (size_t)n);
     close(fd);
+    /* local headers next to the step (shared code of a flow): a change rebuilds the step */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!ends_with(e->d_name, ".h"))
+            continue;
+        char hp[PATH_MAX * 2];
+        snprintf(hp, sizeof(hp), "%s/%s", dir, e->d_name);
+        struct stat hs;
+        if (stat(hp, &hs) == 0) {
+            h = fnv(h, e->d_name, strlen(e->d_name));
+            h = fnv(h, &hs.st_mtime, sizeof(hs.st_mtime));
+            h = fnv(h, &hs.st_size, sizeof(hs.st_size));
+        }
+    }
+    if (d)
+        closedir(d);
     const char *parts[] = {o->cc, o->cflags, o->include_dir, STEPD_VERSION};
     for (size_t i = 0; i < 4; i++)
         h = fnv(h, parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) + 1 : 1);
