@@ -333,16 +333,32 @@ static int mime_check(const char *declared, const char *sniffed, char **err) {
 
 enum { KIND_IMAGE, KIND_TIFF, KIND_PDF };
 
+/* "PNG" for image/png, for messages. */
+static const char *mime_name(const char *mime) {
+    static const char *const names[][2] = {{"image/png", "PNG"},   {"image/jpeg", "JPEG"},
+                                           {"image/tiff", "TIFF"}, {"image/webp", "WebP"},
+                                           {"image/bmp", "BMP"},   {"image/x-portable-anymap", "PNM"},
+                                           {"application/pdf", "PDF"}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(mime, names[i][0]))
+            return names[i][1];
+    return mime;
+}
+
 static int pixels_check(long long w, long long h, long long max, const char *what, int page,
                         char **err) {
+    char where[48];
+    if (page > 0)
+        snprintf(where, sizeof(where), "%s page %d", what, page);
+    else
+        snprintf(where, sizeof(where), "%s image", what);
     if (w <= 0 || h <= 0)
-        return ocr_fail(err, STEP_EPARSE, "%s page %d has an invalid size %lldx%lld", what, page,
-                        w, h);
+        return ocr_fail(err, STEP_EPARSE, "%s has an invalid size %lldx%lld", where, w, h);
     if (w * h > max)
         return ocr_fail(err, STEP_EINVAL,
-                        "%s page %d is %lldx%lld (%.1f megapixels); the limit is %.1f megapixels "
+                        "%s is %lldx%lld (%.1f megapixels); the limit is %.1f megapixels "
                         "(max_pixels)",
-                        what, page, w, h, (double)(w * h) / 1e6, (double)max / 1e6);
+                        where, w, h, (double)(w * h) / 1e6, (double)max / 1e6);
     return 0;
 }
 
@@ -401,8 +417,8 @@ static int probe(const unsigned char *d, size_t len, const ai_ocr_options *o, in
     l_int32 fmt, w, h, bps, spp, cmap;
     if (pixReadHeaderMem(d, len, &fmt, &w, &h, &bps, &spp, &cmap))
         return ocr_fail(err, STEP_EPARSE, "%s image is corrupt or truncated (unreadable header)",
-                        mime + 6);
-    int rc = pixels_check(w, h, o->max_pixels, mime + 6, 1, err);
+                        mime_name(mime));
+    int rc = pixels_check(w, h, o->max_pixels, mime_name(mime), 0, err);
     if (rc < 0)
         return rc;
     *pages = *total = 1;
@@ -648,7 +664,7 @@ static int do_page(ocr_job *j, int i, int *slot, char **err) {
         if (!pix)
             return STEP_EPARSE;
         /* headers can lie about later TIFF pages or frames: check what we actually got */
-        rc = pixels_check(pixGetWidth(pix), pixGetHeight(pix), j->o->max_pixels, "image", i + 1,
+        rc = pixels_check(pixGetWidth(pix), pixGetHeight(pix), j->o->max_pixels, "decoded", i + 1,
                           err);
         if (rc < 0) {
             pixDestroy(&pix);

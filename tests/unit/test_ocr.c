@@ -72,7 +72,7 @@ static void test_bad_inputs_fail_clearly(void **state) {
     unsigned char *png;
     size_t len;
     assert_int_equal(ocr_gen_png(&d, 1.0, 0, 0, 1, &png, &len), 0);
-    expect_error(png, 20, &o, STEP_EPARSE, "png image is corrupt");    /* truncated header */
+    expect_error(png, 20, &o, STEP_EPARSE, "PNG image is corrupt");    /* truncated header */
     expect_error(png, len / 2, &o, STEP_EPARSE, "corrupt or truncated"); /* truncated data */
     o.mime = "application/pdf";
     expect_error(png, len, &o, STEP_EINVAL, "declared application/pdf but the data is image/png");
