@@ -431,6 +431,37 @@ static void test_bad_input(void **state) {
     free(b);
 }
 
+static void test_summary(void **state) {
+    (void)state;
+    NEED_DATA();
+    const char *t = "The city council approved the new park budget on Monday. The park will have "
+                    "a lake, a playground and new trees. Critics said the budget was too high. "
+                    "The council said the park budget will create jobs and the new park will open "
+                    "next year. Weather was sunny.";
+    stepd_text_analyze_options o = {.summary_sentences = 2};
+    json_t *a = NULL;
+    assert_int_equal(stepd_text_analyze(TX, t, strlen(t), &o, &a, NULL), 0);
+    json_t *idx = json_object_get(a, "summarySentences");
+    assert_int_equal(json_array_size(idx), 2);
+    /* in document order, and the off-topic last sentence is not chosen */
+    assert_true(json_integer_value(json_array_get(idx, 0)) <
+                json_integer_value(json_array_get(idx, 1)));
+    assert_null(strstr(json_string_value(json_object_get(a, "summary")), "Weather"));
+    json_decref(a);
+    /* a byte bound wins over the sentence count */
+    o.summary_max_chars = 80;
+    assert_int_equal(stepd_text_analyze(TX, t, strlen(t), &o, &a, NULL), 0);
+    assert_true(json_string_length(json_object_get(a, "summary")) <= 80);
+    json_decref(a);
+    /* no LLM: the extractive summary, saying why */
+    json_t *s = NULL;
+    assert_int_equal(stepd_text_summarize(TX, NULL, NULL, t, strlen(t), 2, &s), 0);
+    assert_string_equal(json_string_value(json_object_get(s, "method")), "extractive");
+    assert_non_null(strstr(json_string_value(json_object_get(s, "note")), "no LLM"));
+    assert_true(json_string_length(json_object_get(s, "summary")) > 0);
+    json_decref(s);
+}
+
 static void *worker(void *arg) {
     const char *t = arg;
     for (int i = 0; i < 20; i++) {
@@ -467,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_language_id),
         cmocka_unit_test(test_analysis_fields),
         cmocka_unit_test(test_entities),
+        cmocka_unit_test(test_summary),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_threads),
     };
