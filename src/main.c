@@ -38,6 +38,7 @@ static const char *usage_text =
     "  state get GROUP [KEY]    print state values\n"
     "  dlq list|replay [ID]     list or replay dead-lettered events\n"
     "  ai COMMAND ...           run an AI module (chat, text, recommend, ocr, speak, transcribe)\n"
+    "  nn info MODEL.onnx       inspect a neural network model\n"
     "  --version                print the version\n"
     "\n"
     "`stepd COMMAND --help` describes each command.\n";
@@ -459,6 +460,8 @@ int main(int argc, char **argv) {
         rc = cmd_dlq(argc - 1, argv + 1);
     else if (!strcmp(cmd, "ai"))
         rc = cmd_ai(argc - 1, argv + 1);
+    else if (!strcmp(cmd, "nn"))
+        rc = cmd_ai(argc, argv); /* `stepd nn ...` is `stepd ai nn ...` */
     else {
         fprintf(stderr, "stepd: unknown command '%s'\n\n%s", cmd, usage_text);
         rc = 2;

@@ -20,6 +20,7 @@ static const ai_command commands[] = {
     {"ocr", ai_cli_ocr, "ocr FILE [--type invoice|receipt|id]   read a document"},
     {"speak", ai_cli_speak, "speak TEXT -o OUT.wav [--voice V]      synthesise speech"},
     {"transcribe", ai_cli_transcribe, "transcribe FILE                         recognise speech"},
+    {"nn", ai_cli_nn, "nn info MODEL.onnx                      inspect a neural model"},
 };
 
 static void ai_usage(FILE *out) {

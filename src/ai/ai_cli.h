@@ -15,5 +15,6 @@ int ai_cli_recommend(int argc, char **argv);  /* src/ai/recommend_cli.c */
 int ai_cli_ocr(int argc, char **argv);        /* src/ai/ocr_cli.c */
 int ai_cli_speak(int argc, char **argv);      /* src/ai/speech_cli.c */
 int ai_cli_transcribe(int argc, char **argv); /* src/ai/speech_cli.c */
+int ai_cli_nn(int argc, char **argv);         /* src/ai/nn_cli.c: `stepd nn ...` */
 
 #endif
