@@ -143,7 +143,7 @@ int step_response_header(step_response *res, const char *name, const char *value
         return STEP_ENOMEM;
     char lower[256];
     size_t i = 0;
-    for (; name[i] && i < sizeof(lower) - 1; i++)
+    for (; i < sizeof(lower) - 1 && name[i]; i++)
         lower[i] = (char)tolower((unsigned char)name[i]);
     lower[i] = '\0';
     return json_object_set_new(res->headers, lower, json_string(value)) ? STEP_ENOMEM : 0;

@@ -163,7 +163,7 @@ int router_add(router *r, const char *method, const char *pattern, void *target,
     if (rc)
         return rc;
     route rt = {0};
-    for (size_t i = 0; method[i] && i < sizeof(rt.method) - 1; i++)
+    for (size_t i = 0; i < sizeof(rt.method) - 1 && method[i]; i++)
         rt.method[i] = (char)(method[i] >= 'a' && method[i] <= 'z' ? method[i] - 32 : method[i]);
     if ((rc = split(pattern, &rt.segs, &rt.nsegs)))
         return rc;
