@@ -6,6 +6,7 @@
  * store directly when no server answers.
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +35,7 @@ static const char *usage_text =
     "  new NAME                 scaffold a project (api, event and cron step, and a test)\n"
     "  dev [DIR]                run with hot reload and readable logs\n"
     "  start [DIR]              run in production mode (JSON logs)\n"
+    "  test [DIR]               run the project's tests (tests/*.sh)\n"
     "  emit TOPIC [JSON]        send an event to the running server\n"
     "  state get GROUP [KEY]    print state values\n"
     "  dlq list|replay [ID]     list or replay dead-lettered events\n"
@@ -413,6 +415,58 @@ static int cmd_dlq(int argc, char **argv) {
     return rc ? 1 : 0;
 }
 
+/* `stepd test [DIR]`: runs the project's tests (every .sh in DIR/tests) with STEPD set. */
+static int cmd_test(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        printf("usage: stepd test [DIR]\n\nRuns every DIR/tests/*.sh (bash) with STEPD set to this "
+               "stepd binary and\nprints one line per test and a summary; exit 1 if any failed.\n");
+        return 0;
+    }
+    const char *dir = argc > 1 ? argv[1] : ".";
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "stepd test: cannot find the stepd binary\n");
+        return 1;
+    }
+    exe[n] = '\0';
+    setenv("STEPD", exe, 1);
+    char pattern[PATH_MAX + 32];
+    snprintf(pattern, sizeof(pattern), "%s/tests", dir);
+    DIR *d = opendir(pattern);
+    if (!d) {
+        fprintf(stderr, "stepd test: %s has no tests/ folder\n", dir);
+        return 1;
+    }
+    char *names[256];
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && count < 256) {
+        size_t l = strlen(e->d_name);
+        if (l > 3 && !strcmp(e->d_name + l - 3, ".sh"))
+            names[count++] = strdup(e->d_name);
+    }
+    closedir(d);
+    int passed = 0, failed = 0;
+    for (int i = 0; i < count; i++) {
+        char cmd[PATH_MAX * 2 + 64];
+        snprintf(cmd, sizeof(cmd), "bash '%s/tests/%s' >/dev/null 2>&1", dir, names[i]);
+        int st = system(cmd);
+        int ok = st == 0;
+        printf("%s %s\n", ok ? "ok  " : "FAIL", names[i]);
+        if (!ok) {
+            snprintf(cmd, sizeof(cmd), "bash '%s/tests/%s' 2>&1 | tail -n 20 | sed 's/^/    /'", dir,
+                     names[i]);
+            if (system(cmd) < 0)
+                fprintf(stderr, "stepd test: cannot rerun %s\n", names[i]);
+        }
+        ok ? passed++ : failed++;
+        free(names[i]);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed || count == 0 ? 1 : 0;
+}
+
 /* `stepd ai ...`: the AI modules live in libstepd-ai.so, loaded only for this. */
 static int cmd_ai(int argc, char **argv) {
     char err[512];
@@ -450,6 +504,8 @@ int main(int argc, char **argv) {
         rc = cmd_run(argc - 1, argv + 1, 1);
     else if (!strcmp(cmd, "start"))
         rc = cmd_run(argc - 1, argv + 1, 0);
+    else if (!strcmp(cmd, "test"))
+        rc = cmd_test(argc - 1, argv + 1);
     else if (!strcmp(cmd, "new"))
         rc = scaffold_main(argc - 1, argv + 1);
     else if (!strcmp(cmd, "emit"))

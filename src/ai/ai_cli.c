@@ -14,7 +14,7 @@ typedef struct ai_command {
 } ai_command;
 
 static const ai_command commands[] = {
-    {"chat", ai_cli_chat, "chat PROMPT [--model M] [--system S]   one chat completion"},
+    {"chat", ai_cli_chat, "chat PROMPT [--model M] [--system S] [--stream]  one chat completion"},
     {"text", ai_cli_text, "text [FILE|-] [--summary N]            analyse text (JSON)"},
     {"recommend", ai_cli_recommend, "recommend --catalog FILE --item ID [-k N]  similar items"},
     {"ocr", ai_cli_ocr, "ocr FILE [--type invoice|receipt|id]   read a document"},

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CLI: --version, --help everywhere, `stepd new` and its own test, emit/state/dlq usage.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 expect "$("$STEPD_BIN" --version)" 'stepd 0.*' "--version"
-for c in dev start new emit state dlq ai; do
+for c in dev start new test emit state dlq ai; do
     out=$("$STEPD_BIN" $c --help) || fail "$c --help exit code"
     expect "$out" '*usage: stepd*' "$c --help"
 done
@@ -15,5 +15,6 @@ cd "$TMP" && "$STEPD_BIN" new myapp >/dev/null || fail "stepd new"
 for f in stepd.json steps/hello.step.c steps/count_greetings.step.c steps/report.step.c tests/smoke.sh; do
     [ -f "myapp/$f" ] || fail "scaffold lacks $f"
 done
-STEPD="$STEPD_BIN" bash myapp/tests/smoke.sh || fail "the scaffolded project's own test"
+out=$("$STEPD_BIN" test myapp) || fail "the scaffolded project's own test: $out"
+expect "$out" '*1 passed, 0 failed*' "stepd test summary"
 echo "cli ok"

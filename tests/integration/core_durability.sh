@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 in the middle of a load, then restart: every job whose POST got 202 is processed
 # (at least once), and the store is consistent.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 dir=$(project basic)
 start_server "$dir" start
 accepted="$TMP/accepted"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Events: fan-out to two subscribers, trace id carried through emits, retries with backoff
 # until success, dead-lettering after the last attempt, dlq list and replay.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 dir=$(project basic)
 start_server "$dir" start
 

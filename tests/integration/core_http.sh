@@ -2,7 +2,7 @@
 # HTTP behaviour of API steps: routing, params, query, middleware, schema errors naming the
 # field, malformed JSON, 404/405/413/500, response headers, and garbage bytes that must not
 # bring the server down.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 dir=$(project basic)
 start_server "$dir" start
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SIGTERM drains in-flight handlers and exits 0; SIGINT too; a handler past the shutdown
 # timeout leaves its event queued for the next start.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 dir=$(project basic)
 start_server "$dir" start
 http POST /jobs '{"id":"slow1","sleepMs":800}' >/dev/null

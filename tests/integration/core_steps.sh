@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Step loading: invalid configs stop start-up with a message naming the file; compile errors
 # name file and line; `stepd dev` reloads a changed step and keeps the old one on error.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 bad=$(project basic)
 check_bad() { # FILE CONTENT EXPECTED
     rm -f "$bad"/steps/zz_*.step.c

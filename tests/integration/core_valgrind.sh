@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The runtime under valgrind (memcheck): requests, events, retries, a dead letter and a
 # graceful stop, with no memory errors and no definite leaks.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 if [ "${BUILD:-build}" != build ]; then
     echo "valgrind runs against the release build only (ASan and valgrind do not mix)"
     exit 77

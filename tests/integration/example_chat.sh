@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # examples/chat end to end: auth middleware, 202 + chatId, the event step completes the record,
 # GET returns it to its owner only.
-. "$STEPD_ROOT/tests/support/integration.sh"
+. "${STEPD_ROOT:?run through tests/run.sh}/tests/support/integration.sh" || exit 1
 dir="$TMP/chat"
 cp -r "$STEPD_ROOT/examples/chat" "$dir"
 rm -rf "$dir/.stepd"
