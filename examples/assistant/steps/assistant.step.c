@@ -32,9 +32,10 @@ static int handler(step_ctx *ctx, json_t *input) {
     char *err = NULL;
     int rc = stepd_assistant_handle(client, &hooks, session, message, NULL, &turn, &err);
     if (rc < 0) {
-        step_log_error(ctx, "assistant turn failed",
-                       json_pack("{s:s,s:s}", "sessionId", session ? session : "", "error",
-                                 err ? err : step_strerror(rc)));
+        json_t *f = json_pack("{s:s,s:s}", "sessionId", session ? session : "", "error",
+                              err ? err : step_strerror(rc));
+        step_log_error(ctx, "assistant turn failed", f); /* fields are borrowed */
+        json_decref(f);
         if (step_attempt(ctx) < MAX_ATTEMPTS) {
             free(err);
             return rc; /* retried by the runtime */
@@ -47,9 +48,10 @@ static int handler(step_ctx *ctx, json_t *input) {
         free(err);
         return rc;
     }
-    step_log_info(ctx, "assistant answered",
-                  json_pack("{s:s,s:O}", "sessionId", session,
-                            "intent", json_object_get(turn.response, "intent")));
+    json_t *f = json_pack("{s:s,s:O}", "sessionId", session, "intent",
+                          json_object_get(turn.response, "intent"));
+    step_log_info(ctx, "assistant answered", f);
+    json_decref(f);
     rc = step_emit(ctx, "assistant.response", json_incref(turn.response));
     if (rc == 0 && turn.action)
         rc = step_emit(ctx, "assistant.action", json_incref(turn.action));
