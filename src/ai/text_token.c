@@ -362,12 +362,80 @@ static uint8_t emo_by_byte[256][64];
 static uint8_t emo_count[256];
 static pthread_once_t emo_once = PTHREAD_ONCE_INIT;
 
+/* (c1, c2) bytes that follow each other inside an emoticon or "(!)": a sentence none of whose
+ * token boundaries has such a pair cannot change in step 5. */
+static uint8_t emo_pair[256][32];
+
+static void pair_set(unsigned char a, unsigned char b) { emo_pair[a][b >> 3] |= (uint8_t)(1u << (b & 7)); }
+
 static void emo_index(void) {
     for (size_t k = 0; k < NEMO; k++) {
         unsigned char c = (unsigned char)EMOTICONS[k][0];
         if (emo_count[c] < 64)
             emo_by_byte[c][emo_count[c]++] = (uint8_t)k;
+        for (const char *e = EMOTICONS[k]; e[0] && e[1]; e++)
+            pair_set((unsigned char)e[0], (unsigned char)e[1]);
     }
+    pair_set('(', '!');
+    pair_set('!', ')');
+}
+
+static int pair_hit(unsigned char a, unsigned char b) {
+    return a >= 0x80 || b >= 0x80 || (emo_pair[a][b >> 3] >> (b & 7)) & 1;
+}
+
+/* Step 5 for a sentence whose tokens [i, j) (EOS skipped) need no fix-up: copies the tokens
+ * straight into t. Returns 0 when the sentence needs the full treatment instead. */
+static int emit_plain(const spans *toks, size_t i, size_t j, text_toks *t) {
+    const span *prev = NULL;
+    size_t count = 0;
+    for (size_t k = i; k < j; k++) {
+        const span *sp = &toks->v[k];
+        if (span_is(*sp, EOS))
+            continue;
+        if (prev && pair_hit((unsigned char)prev->p[prev->n - 1], (unsigned char)sp->p[0]))
+            return 0;
+        for (size_t q = 0; q < sp->n; q++)
+            if ((unsigned char)sp->p[q] >= 0xE2)
+                return 0; /* maybe an emoji */
+        prev = sp;
+        count++;
+    }
+    if (!count)
+        return 1;
+    if (t->ntok + count > t->captok) {
+        size_t cap = t->captok ? t->captok : 256;
+        while (cap < t->ntok + count)
+            cap *= 2;
+        size_t *v = realloc(t->tok, cap * sizeof(*v));
+        if (!v) {
+            t->oom = 1;
+            return 1;
+        }
+        t->tok = v;
+        t->captok = cap;
+    }
+    if (t->nsent + 2 > t->capsent) {
+        size_t cap = t->capsent ? t->capsent * 2 : 64;
+        size_t *v = realloc(t->sent, cap * sizeof(*v));
+        if (!v) {
+            t->oom = 1;
+            return 1;
+        }
+        t->sent = v;
+        t->capsent = cap;
+    }
+    t->sent[t->nsent++] = t->ntok;
+    for (size_t k = i; k < j; k++) {
+        const span *sp = &toks->v[k];
+        if (span_is(*sp, EOS))
+            continue;
+        t->tok[t->ntok++] = t->buf.len;
+        tbuf_put(&t->buf, sp->p, sp->n);
+        tbuf_putc(&t->buf, 0);
+    }
+    t->sent[t->nsent] = t->ntok;
+    return 1;
 }
 
 
@@ -559,6 +627,11 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
         if (is_terminator(toks.v[j])) {
             while (j < toks.n && is_terminator(toks.v[j]))
                 j++;
+            if (emit_plain(&toks, i, j, t)) {
+                i = j;
+                j++;
+                continue;
+            }
             join.len = 0;
             for (size_t k = i; k < j; k++) {
                 if (span_is(toks.v[k], EOS))
@@ -574,11 +647,12 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
         j++;
     }
     join.len = 0;
-    for (size_t k = i; k < toks.n; k++) {
-        if (join.len)
-            tbuf_putc(&join, ' ');
-        tbuf_put(&join, toks.v[k].p, toks.v[k].n);
-    }
+    if (i < toks.n && !emit_plain(&toks, i, toks.n, t))
+        for (size_t k = i; k < toks.n; k++) {
+            if (join.len)
+                tbuf_putc(&join, ' ');
+            tbuf_put(&join, toks.v[k].p, toks.v[k].n);
+        }
     if (join.len)
         fix_sentence(join.p, join.len, t, &a, &b);
     int oom = norm.oom || raw.oom || toks.oom || a.oom || b.oom || join.oom || t->oom ||
