@@ -363,6 +363,8 @@ static int mem_push(queue *qq, const queue_msg *msgs, size_t n) {
         }
         if (dst->m.created_ms == 0)
             dst->m.created_ms = now;
+        if (dst->m.due_ms == 0)
+            dst->m.due_ms = now; /* eligible from now: claim order is (due_ms, push order) */
         db->nq++;
     }
     if (rc) { /* all or none */
@@ -386,31 +388,44 @@ static int mem_claim(queue *qq, const char *step, int64_t now_ms, int64_t lease_
     int rc = 0;
     size_t cnt = 0;
     queue_msg *res = NULL;
+    mem_msg **pick = NULL;
     pthread_mutex_lock(&db->mu);
-    for (size_t i = 0; i < db->nq && cnt < max; i++) {
+    /* the `max` ready messages with the smallest (due_ms, position): selection, no sort */
+    for (size_t i = 0; i < db->nq; i++) {
         mem_msg *e = &db->q[i];
         if (e->lease_until > now_ms || e->m.due_ms > now_ms || strcmp(e->m.step, step) != 0)
             continue;
-        if (!res && !(res = calloc(max < db->nq ? max : db->nq, sizeof *res))) {
+        if (!pick && !(pick = malloc((max < db->nq ? max : db->nq) * sizeof *pick))) {
             rc = STEP_ENOMEM;
             break;
         }
-        if ((rc = msg_copy(&res[cnt], &e->m)))
-            break;
-        e->lease_until = now_ms + lease_ms;
-        cnt++;
-    }
-    if (rc) { /* undo the leases taken so far */
-        for (size_t j = 0; j < cnt; j++) {
-            long k = find_msg(db->q, db->nq, res[j].id);
-            if (k >= 0)
-                db->q[k].lease_until = 0;
+        size_t j = cnt < max ? cnt++ : max;
+        if (j == max && e->m.due_ms >= pick[max - 1]->m.due_ms)
+            continue; /* not among the first max */
+        if (j == max)
+            j = max - 1;
+        while (j > 0 && pick[j - 1]->m.due_ms > e->m.due_ms) {
+            pick[j] = pick[j - 1];
+            j--;
         }
-        queue_msgs_free(res, cnt);
-        res = NULL;
+        pick[j] = e;
+    }
+    if (rc == 0 && cnt && !(res = calloc(cnt, sizeof *res)))
+        rc = STEP_ENOMEM;
+    for (size_t j = 0; rc == 0 && j < cnt; j++) {
+        if ((rc = msg_copy(&res[j], &pick[j]->m))) {
+            queue_msgs_free(res, j);
+            res = NULL;
+        }
+    }
+    if (rc == 0) {
+        for (size_t j = 0; j < cnt; j++)
+            pick[j]->lease_until = now_ms + lease_ms;
+    } else {
         cnt = 0;
     }
     pthread_mutex_unlock(&db->mu);
+    free(pick);
     *out = res;
     *n = cnt;
     return rc;
@@ -574,7 +589,7 @@ static int mem_dlq_replay(queue *qq, const char *id, size_t *replayed) {
         memmove(&db->dead[i], &db->dead[i + 1], (db->ndead - i - 1) * sizeof *db->dead);
         db->ndead--;
         e.m.attempt = 0;
-        e.m.due_ms = 0;
+        e.m.due_ms = queue_now_ms();
         e.lease_until = 0;
         e.failed_ms = 0;
         db->q[db->nq++] = e;

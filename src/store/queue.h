@@ -33,7 +33,8 @@ typedef struct queue_msg {
     char *data;       /* JSON text */
     char *trace_id;
     int attempt;      /* failed attempts so far */
-    int64_t due_ms;   /* not delivered before this time (epoch ms); 0 = now */
+    int64_t due_ms;   /* not delivered before this time (epoch ms); 0 = now (stored as the
+                       * push time, so claim order is the order messages became due) */
     int64_t created_ms;
     char *group_key;  /* reserved: FIFO / concurrency per key; may be NULL */
     char *idem_key;   /* reserved: idempotency key; may be NULL */
@@ -52,8 +53,11 @@ typedef struct queue_ops {
      * generated one (not returned: callers that need it set it with queue_new_id), and
      * created_ms 0 becomes now. */
     int (*push)(queue *q, const queue_msg *msgs, size_t n);
-    /* Leases up to `max` ready messages for `step` with due_ms <= now_ms, oldest first, for
-     * lease_ms. *out is a malloc'ed array (free with queue_msgs_free), *n may be 0. */
+    /* Leases up to `max` ready messages for `step` with due_ms <= now_ms, for lease_ms, in the
+     * order they became due (due_ms, then push order): a retry that is due again goes before
+     * messages that became due later, and delayed messages never hold up due ones. Pass the
+     * current time (queue_now_ms()): messages pushed after now_ms are not due yet.
+     * *out is a malloc'ed array (free with queue_msgs_free), *n may be 0. */
     int (*claim)(queue *q, const char *step, int64_t now_ms, int64_t lease_ms, size_t max,
                  queue_msg **out, size_t *n);
     /* Done: removes the message. STEP_ENOTFOUND if it is not leased/present. */

@@ -36,7 +36,7 @@ static const char SCHEMA[] =
     " step TEXT NOT NULL, data TEXT NOT NULL, trace_id TEXT, attempt INTEGER NOT NULL,"
     " due_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL,"
     " group_key TEXT, idem_key TEXT, last_error TEXT);"
-    "CREATE INDEX IF NOT EXISTS queue_step_seq ON queue(step, seq);"
+    "DROP INDEX IF EXISTS queue_step_seq;" /* early files: claim now uses queue_step_due */
     "CREATE INDEX IF NOT EXISTS queue_step_due ON queue(step, due_ms);"
     "CREATE INDEX IF NOT EXISTS queue_due ON queue(due_ms);"
     "CREATE TABLE IF NOT EXISTS dead("

@@ -46,8 +46,8 @@ static const char *const WSQL[WS_COUNT] = {
                 " created_ms, lease_until, group_key, idem_key, last_error)"
                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12)",
     [WS_CLAIM] = "UPDATE queue SET lease_until = ?1 WHERE seq IN (SELECT seq FROM queue"
-                 " INDEXED BY queue_step_seq WHERE step = ?2 AND due_ms <= ?3"
-                 " AND lease_until <= ?3 ORDER BY seq LIMIT ?4) RETURNING " MSG_COLS,
+                 " INDEXED BY queue_step_due WHERE step = ?2 AND due_ms <= ?3"
+                 " AND lease_until <= ?3 ORDER BY due_ms, seq LIMIT ?4) RETURNING " MSG_COLS,
     [WS_ACK] = "DELETE FROM queue WHERE id = ?1",
     [WS_RETRY] = "UPDATE queue SET attempt = attempt + 1, due_ms = ?2, last_error = ?3,"
                  " lease_until = 0 WHERE id = ?1",
@@ -56,11 +56,11 @@ static const char *const WSQL[WS_COUNT] = {
                      " step, data, trace_id, attempt + 1, due_ms, created_ms, group_key,"
                      " idem_key, ?2, ?3 FROM queue WHERE id = ?1",
     [WS_REPLAY_ONE] = "INSERT INTO queue(" COPY_COLS ", lease_until) SELECT id, event_id,"
-                      " topic, step, data, trace_id, 0, 0, created_ms, group_key, idem_key,"
+                      " topic, step, data, trace_id, 0, ?2, created_ms, group_key, idem_key,"
                       " last_error, 0 FROM dead WHERE id = ?1 ORDER BY seq",
     [WS_REPLAY_ONE_DEL] = "DELETE FROM dead WHERE id = ?1",
     [WS_REPLAY_ALL] = "INSERT INTO queue(" COPY_COLS ", lease_until) SELECT id, event_id,"
-                      " topic, step, data, trace_id, 0, 0, created_ms, group_key, idem_key,"
+                      " topic, step, data, trace_id, 0, ?2, created_ms, group_key, idem_key,"
                       " last_error, 0 FROM dead ORDER BY seq",
     [WS_REPLAY_ALL_DEL] = "DELETE FROM dead",
 };
@@ -81,9 +81,12 @@ typedef struct seq_msg {
     queue_msg m;
 } seq_msg;
 
-static int seq_cmp(const void *a, const void *b) {
-    int64_t x = ((const seq_msg *)a)->seq, y = ((const seq_msg *)b)->seq;
-    return (x > y) - (x < y);
+/* Claim order: by due time, then push order. */
+static int due_seq_cmp(const void *a, const void *b) {
+    const seq_msg *x = a, *y = b;
+    if (x->m.due_ms != y->m.due_ms)
+        return x->m.due_ms < y->m.due_ms ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static int op_push(sq_db *db, wreq *r) {
@@ -104,7 +107,7 @@ static int op_push(sq_db *db, wreq *r) {
         sqlite3_bind_text(st, 5, m->data ? m->data : "{}", -1, SQLITE_STATIC);
         sq_bind_opt(st, 6, m->trace_id);
         sqlite3_bind_int(st, 7, m->attempt);
-        sqlite3_bind_int64(st, 8, m->due_ms);
+        sqlite3_bind_int64(st, 8, m->due_ms ? m->due_ms : now); /* eligible from now */
         sqlite3_bind_int64(st, 9, m->created_ms ? m->created_ms : now);
         sq_bind_opt(st, 10, m->group_key);
         sq_bind_opt(st, 11, m->idem_key);
@@ -166,7 +169,7 @@ static int op_claim(sq_db *db, wreq *r) {
         return err;
     }
     if (cnt)
-        qsort(rows, cnt, sizeof *rows, seq_cmp); /* RETURNING order is unspecified */
+        qsort(rows, cnt, sizeof *rows, due_seq_cmp); /* RETURNING order is unspecified */
     for (size_t i = 0; i < cnt; i++)
         out[i] = rows[i].m;
     free(rows);
@@ -209,6 +212,8 @@ static int op_move(sq_db *db, wreq *r) {
     if (r->op == OP_BURY) {
         sq_bind_opt(copy, 2, r->error);
         sqlite3_bind_int64(copy, 3, queue_now_ms());
+    } else {
+        sqlite3_bind_int64(copy, 2, queue_now_ms()); /* replayed: due now */
     }
     int rc = sq_run_stmt(copy), err = 0;
     size_t moved = rc == SQLITE_DONE ? (size_t)sqlite3_changes(db->wdb) : 0;

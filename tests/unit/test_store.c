@@ -410,7 +410,7 @@ static void test_queue_bury_list_replay(void **state) {
     assert_int_equal(replayed, 1);
     assert_int_equal(q->ops->dlq_replay(q, "m1", &replayed), STEP_ENOTFOUND);
     assert_int_equal(replayed, 0);
-    assert_int_equal(q->ops->claim(q, "s1", now, 30000, 10, &got, &n), 0);
+    assert_int_equal(q->ops->claim(q, "s1", queue_now_ms(), 30000, 10, &got, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(got[0].id, "m1");
     assert_int_equal(got[0].attempt, 0);
@@ -440,14 +440,14 @@ static void test_queue_release_and_next_due(void **state) {
     assert_int_equal(q->ops->push(q, &later, 1), 0);
     push1(q, "m1", "s1", "{}");
     assert_int_equal(q->ops->next_due(q, NULL, &due), 0);
-    assert_int_equal(due, 0);
+    assert_true(due >= now && due <= queue_now_ms()); /* due 0 is stored as the push time */
     assert_int_equal(q->ops->next_due(q, "s2", &due), 0);
     assert_int_equal(due, now + 60000);
     assert_int_equal(q->ops->next_due(q, "s3", &due), STEP_ENOTFOUND);
 
     queue_msg *got;
     size_t n;
-    assert_int_equal(q->ops->claim(q, "s1", now, 30000, 10, &got, &n), 0);
+    assert_int_equal(q->ops->claim(q, "s1", queue_now_ms(), 30000, 10, &got, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(q->ops->next_due(q, "s1", &due), STEP_ENOTFOUND); /* leased */
     assert_int_equal(q->ops->next_due(q, NULL, &due), 0);
@@ -456,9 +456,50 @@ static void test_queue_release_and_next_due(void **state) {
     assert_int_equal(q->ops->release(q, "missing"), STEP_ENOTFOUND);
     queue_msgs_free(got, n);
     assert_int_equal(q->ops->next_due(q, "s1", &due), 0);
-    assert_int_equal(q->ops->claim(q, "s1", now, 30000, 10, &got, &n), 0);
+    assert_int_equal(q->ops->claim(q, "s1", queue_now_ms(), 30000, 10, &got, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(got[0].attempt, 0); /* release counts no attempt */
+    queue_msgs_free(got, n);
+}
+
+/* Claim order is the order messages became due: a retry that is due again goes before what
+ * became due after it, and a backlog of delayed retries does not hide fresh work. */
+static void test_queue_claim_order_is_due_then_push(void **state) {
+    fixture *f = *state;
+    queue *q = f->q;
+    int64_t t0 = queue_now_ms();
+    push1(q, "a", "s1", "{}");
+    push1(q, "b", "s1", "{}");
+    queue_msg *got;
+    size_t n;
+    assert_int_equal(q->ops->claim(q, "s1", queue_now_ms(), 30000, 1, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].id, "a");
+    queue_msgs_free(got, n);
+    assert_int_equal(q->ops->retry(q, "a", t0 + 500, "later"), 0);
+    queue_msg late[200];
+    char ids[200][16];
+    for (int i = 0; i < 200; i++) { /* far-future retries queued before the fresh message */
+        snprintf(ids[i], sizeof ids[i], "d%03d", i);
+        late[i] = mk(ids[i], "s1", "{}");
+        late[i].due_ms = t0 + 3600000;
+    }
+    assert_int_equal(q->ops->push(q, late, 200), 0);
+    queue_msg c = mk("c", "s1", "{}");
+    c.due_ms = t0 + 600; /* due after a's retry */
+    assert_int_equal(q->ops->push(q, &c, 1), 0);
+    assert_int_equal(q->ops->claim(q, "s1", t0 + 1000, 30000, 10, &got, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(got[0].id, "b");
+    assert_string_equal(got[1].id, "a");
+    assert_string_equal(got[2].id, "c");
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(q->ops->ack(q, got[i].id), 0);
+    queue_msgs_free(got, n);
+    assert_int_equal(q->ops->claim(q, "s1", t0 + 3600000, 30000, 2, &got, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(got[0].id, "d000");
+    assert_string_equal(got[1].id, "d001");
     queue_msgs_free(got, n);
 }
 
@@ -606,7 +647,7 @@ static void test_sqlite_second_process_sees_writes(void **state) {
     queue_msgs_free(got, n);
     push1(q2, "m2", "s1", "{}");
     assert_int_equal(q2->ops->ack(q2, "m1"), 0);
-    assert_int_equal(f->q->ops->claim(f->q, "s1", now, 60000, 10, &got, &n), 0);
+    assert_int_equal(f->q->ops->claim(f->q, "s1", queue_now_ms(), 60000, 10, &got, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(got[0].id, "m2");
     queue_msgs_free(got, n);
@@ -813,6 +854,7 @@ static void test_sqlite_crash_keeps_acknowledged_writes(void **state) {
         cmocka_unit_test_setup_teardown(test_queue_retry_due_attempt_error, setup, teardown),      \
         cmocka_unit_test_setup_teardown(test_queue_bury_list_replay, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_queue_release_and_next_due, setup, teardown),         \
+        cmocka_unit_test_setup_teardown(test_queue_claim_order_is_due_then_push, setup, teardown), \
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown)
 
 int main(void) {
