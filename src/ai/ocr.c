@@ -1,7 +1,7 @@
 /*
  * ocr.c — reads documents: detects what the bytes are, checks limits, decodes or renders each
- * page, cleans the image up, runs tesseract and assembles the JSON result with fields and
- * entities.
+ * page, has it cleaned up (ocr_image.c) and recognised (ocr_engine.c), and assembles the JSON
+ * result with fields (ocr_fields.c) and entities.
  *
  * Work is split by page. A call starts up to `threads` workers (the caller's thread is one);
  * each takes the next page index from a shared counter and, when it needs OCR, borrows a
@@ -15,8 +15,6 @@
 #include "ai/ocr_internal.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <leptonica/allheaders.h>
 #include <pthread.h>
@@ -25,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <tesseract/capi.h>
 #include <unistd.h>
 
 #define OCR_DEFAULT_MAX_BYTES ((size_t)64 << 20)
@@ -41,227 +38,6 @@ ai_ocr_options ai_ocr_options_default(void) {
         .max_pixels = OCR_DEFAULT_MAX_PIXELS,
         .max_pages = OCR_DEFAULT_MAX_PAGES,
     };
-}
-
-/* ---- process-wide setup ------------------------------------------------------------------- */
-
-static void (*omp_set_levels)(int);
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-
-static void global_init(void) {
-    /* libgomp reads OMP_THREAD_LIMIT when it is loaded, i.e. before we run, and tesseract asks
-     * for explicit num_threads(N), which omp_set_num_threads cannot override. The variable
-     * helps child processes only; in-process, max-active-levels 0 makes every parallel region
-     * inactive (one thread), set on each of our threads before tesseract runs. */
-    setenv("OMP_THREAD_LIMIT", "1", 0);
-    *(void **)&omp_set_levels = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
-    if (!getenv("LEPT_MSG_SEVERITY"))
-        setMsgSeverity(L_SEVERITY_NONE);
-}
-
-/* ---- engine: reusable tesseract instances -------------------------------------------------- */
-
-typedef struct tess_slot {
-    TessBaseAPI *api;
-    char *lang;
-    int busy;
-} tess_slot;
-
-struct ai_ocr_engine {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int max;
-    tess_slot *slots;
-};
-
-int ai_ocr_engine_new(int max_instances, ai_ocr_engine **out, char **err) {
-    pthread_once(&global_once, global_init);
-    *out = NULL;
-    if (max_instances < 0 || max_instances > 256)
-        return ocr_fail(err, STEP_EINVAL, "max_instances must be 0..256 (got %d)", max_instances);
-    ai_ocr_engine *e = calloc(1, sizeof(*e));
-    if (!e)
-        return STEP_ENOMEM;
-    e->max = max_instances ? max_instances : 8;
-    e->slots = calloc((size_t)e->max, sizeof(tess_slot));
-    if (!e->slots) {
-        free(e);
-        return STEP_ENOMEM;
-    }
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
-    *out = e;
-    return 0;
-}
-
-void ai_ocr_engine_free(ai_ocr_engine *e) {
-    if (!e)
-        return;
-    for (int i = 0; i < e->max; i++) {
-        if (e->slots[i].api) {
-            TessBaseAPIEnd(e->slots[i].api);
-            TessBaseAPIDelete(e->slots[i].api);
-        }
-        free(e->slots[i].lang);
-    }
-    free(e->slots);
-    pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
-    free(e);
-}
-
-static ai_ocr_engine *default_engine;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static void default_engine_init(void) { ai_ocr_engine_new(0, &default_engine, NULL); }
-
-ai_ocr_engine *ai_ocr_default_engine(void) {
-    pthread_once(&default_once, default_engine_init);
-    return default_engine;
-}
-
-static int tess_start(tess_slot *s, const char *lang, char **err) {
-    if (s->api) {
-        TessBaseAPIEnd(s->api);
-        TessBaseAPIDelete(s->api);
-        s->api = NULL;
-    }
-    free(s->lang);
-    s->lang = strdup(lang);
-    TessBaseAPI *api = TessBaseAPICreate();
-    if (!api || !s->lang) {
-        if (api)
-            TessBaseAPIDelete(api);
-        return STEP_ENOMEM;
-    }
-    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
-    if (TessBaseAPIInit3(api, NULL, lang) != 0) {
-        TessBaseAPIDelete(api);
-        return ocr_fail(err, STEP_ENOTFOUND, "tesseract cannot load language data '%s'", lang);
-    }
-    TessBaseAPISetVariable(api, "debug_file", "/dev/null");
-    TessBaseAPISetPageSegMode(api, PSM_AUTO);
-    s->api = api;
-    return 0;
-}
-
-/* Borrows an instance initialised for `lang`; blocks while all are busy. */
-static int engine_acquire(ai_ocr_engine *e, const char *lang, int *slot, char **err) {
-    pthread_mutex_lock(&e->mu);
-    for (;;) {
-        int pick = -1, fresh = 0;
-        for (int i = 0; i < e->max && pick < 0; i++)
-            if (!e->slots[i].busy && e->slots[i].api && !strcmp(e->slots[i].lang, lang))
-                pick = i;
-        for (int i = 0; i < e->max && pick < 0; i++)
-            if (!e->slots[i].busy && !e->slots[i].api)
-                pick = i, fresh = 1;
-        for (int i = 0; i < e->max && pick < 0; i++)
-            if (!e->slots[i].busy)
-                pick = i, fresh = 1;
-        if (pick >= 0) {
-            e->slots[pick].busy = 1;
-            pthread_mutex_unlock(&e->mu);
-            int rc = fresh ? tess_start(&e->slots[pick], lang, err) : 0;
-            if (rc < 0) {
-                pthread_mutex_lock(&e->mu);
-                e->slots[pick].busy = 0;
-                pthread_cond_signal(&e->cv);
-                pthread_mutex_unlock(&e->mu);
-                return rc;
-            }
-            *slot = pick;
-            return 0;
-        }
-        pthread_cond_wait(&e->cv, &e->mu);
-    }
-}
-
-static void engine_release(ai_ocr_engine *e, int slot) {
-    pthread_mutex_lock(&e->mu);
-    e->slots[slot].busy = 0;
-    pthread_cond_signal(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-}
-
-/* ---- languages ---------------------------------------------------------------------------- */
-
-static int lang_dir(char *buf, size_t cap) {
-    const char *env = getenv("TESSDATA_PREFIX");
-    const char *cands[] = {env, env, "/usr/share/tesseract-ocr/5/tessdata",
-                           "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata"};
-    for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
-        if (!cands[i])
-            continue;
-        snprintf(buf, cap, i == 1 ? "%s/tessdata" : "%s", cands[i]);
-        char probe[4096];
-        snprintf(probe, sizeof(probe), "%s/eng.traineddata", buf);
-        DIR *d = opendir(buf);
-        if (d) {
-            struct dirent *de;
-            int any = 0;
-            while ((de = readdir(d)) && !any)
-                any = strstr(de->d_name, ".traineddata") != NULL;
-            closedir(d);
-            if (any)
-                return 0;
-        }
-    }
-    return STEP_ENOTFOUND;
-}
-
-int ai_ocr_languages(json_t **out, char **err) {
-    *out = NULL;
-    char dir[2048];
-    if (lang_dir(dir, sizeof(dir)) < 0)
-        return ocr_fail(err, STEP_ENOTFOUND,
-                        "no tesseract language data found (install tesseract-ocr-eng or set "
-                        "TESSDATA_PREFIX)");
-    DIR *d = opendir(dir);
-    if (!d)
-        return ocr_fail(err, STEP_EIO, "%s: %s", dir, strerror(errno));
-    json_t *arr = json_array();
-    struct dirent *de;
-    while (arr && (de = readdir(d))) {
-        const char *dot = strstr(de->d_name, ".traineddata");
-        if (dot && dot[12] == '\0' && dot > de->d_name)
-            json_array_append_new(arr, json_stringn(de->d_name, (size_t)(dot - de->d_name)));
-    }
-    closedir(d);
-    if (!arr)
-        return STEP_ENOMEM;
-    *out = arr;
-    return 0;
-}
-
-/* "eng+deu": every part must be installed. */
-static int lang_check(const char *lang, char **err) {
-    size_t n = strlen(lang);
-    if (n == 0 || n > 200 || strspn(lang, "abcdefghijklmnopqrstuvwxyz_+ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
-        return ocr_fail(err, STEP_EINVAL, "invalid language '%s' (use names like eng or eng+deu)",
-                        lang);
-    json_t *have;
-    int rc = ai_ocr_languages(&have, err);
-    if (rc < 0)
-        return rc;
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", lang);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, "+", &save); tok && rc == 0; tok = strtok_r(NULL, "+", &save)) {
-        int found = 0;
-        size_t i;
-        json_t *v;
-        json_array_foreach(have, i, v) found |= !strcmp(json_string_value(v), tok);
-        if (!found) {
-            char *list = json_dumps(have, JSON_COMPACT);
-            rc = ocr_fail(err, STEP_ENOTFOUND,
-                          "tesseract language '%s' is not installed (installed: %s); install "
-                          "tesseract-ocr-%s",
-                          tok, list ? list : "?", tok);
-            free(list);
-        }
-    }
-    json_decref(have);
-    return rc;
 }
 
 /* ---- what the bytes are ------------------------------------------------------------------- */
@@ -427,7 +203,7 @@ static int probe(const unsigned char *d, size_t len, const ai_ocr_options *o, in
 
 int ai_ocr_probe(const void *data, size_t len, const ai_ocr_options *opts, int *pages,
                  char **err) {
-    pthread_once(&global_once, global_init);
+    ocr_global_init();
     ai_ocr_options o = opts ? *opts : ai_ocr_options_default();
     ai_ocr_options def = ai_ocr_options_default();
     if (!o.max_bytes)
@@ -443,122 +219,6 @@ int ai_ocr_probe(const void *data, size_t len, const ai_ocr_options *opts, int *
     if (pages)
         *pages = np;
     return rc;
-}
-
-/* ---- image clean-up ----------------------------------------------------------------------- */
-
-static int dbl_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int int_cmp(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* Looks at the dark connected components of an 8-bit image: the median height of the
- * character-sized ones (text size in pixels) and the share of 1-2 pixel specks (noise). */
-static void analyse(PIX *gray, int *median_h, double *specks) {
-    *median_h = 0;
-    *specks = 0;
-    PIX *bin = pixThresholdToBinary(gray, 128);
-    BOXA *boxa = bin ? pixConnCompBB(bin, 8) : NULL;
-    int n = boxa ? boxaGetCount(boxa) : 0, nh = 0, ns = 0;
-    int *hs = n > 0 ? malloc((size_t)n * sizeof(int)) : NULL;
-    int maxh = pixGetHeight(gray) / 4;
-    for (int i = 0; hs && i < n; i++) {
-        l_int32 x, y, w, h;
-        if (boxaGetBoxGeometry(boxa, i, &x, &y, &w, &h))
-            continue;
-        if (w <= 2 && h <= 2)
-            ns++;
-        else if (h >= 4 && h <= maxh && w <= h * 3)
-            hs[nh++] = h;
-    }
-    if (nh > 0) {
-        qsort(hs, (size_t)nh, sizeof(int), int_cmp);
-        *median_h = hs[nh / 2];
-    }
-    if (n > 0)
-        *specks = (double)ns / n;
-    free(hs);
-    boxaDestroy(&boxa);
-    pixDestroy(&bin);
-}
-
-/* Returns a new PIX ready for tesseract; *ppi is scaled with the image. */
-static PIX *preprocess(PIX *in, unsigned flags, long long max_pixels, int *ppi, double *skew) {
-    *skew = 0;
-    PIX *p = pixClone(in), *t;
-    if (pixGetSpp(p) == 4 && (t = pixRemoveAlpha(p))) {
-        pixDestroy(&p);
-        p = t;
-    }
-    if ((flags & (AI_OCR_PRE_GRAY | AI_OCR_PRE_DENOISE | AI_OCR_PRE_BINARIZE | AI_OCR_PRE_UPSCALE |
-                  AI_OCR_PRE_AUTODENOISE)) &&
-        pixGetDepth(p) != 8 && (t = pixConvertTo8(p, 0))) {
-        pixDestroy(&p);
-        p = t;
-    }
-    int text_h = 0;
-    double specks = 0;
-    if (pixGetDepth(p) == 8 && (flags & (AI_OCR_PRE_UPSCALE | AI_OCR_PRE_AUTODENOISE)))
-        analyse(p, &text_h, &specks);
-    /* speckle noise: a median filter removes isolated dots and keeps strokes. Small text is
-     * enlarged first (its 1 px strokes would not survive), with a filter grown to match. */
-    int denoise = pixGetDepth(p) == 8 && ((flags & AI_OCR_PRE_DENOISE) ||
-                                          ((flags & AI_OCR_PRE_AUTODENOISE) && specks > 0.25));
-    int small = (flags & AI_OCR_PRE_UPSCALE) && text_h > 0 && text_h < 16;
-    if (denoise && !small && (t = pixMedianFilter(p, 3, 3))) {
-        pixDestroy(&p);
-        p = t;
-        denoise = 0;
-    }
-    /* tesseract reads best with characters ~20+ px tall: enlarge small text, up to 4x */
-    double scaled = 1;
-    if (small) {
-        int w = pixGetWidth(p), h = pixGetHeight(p);
-        double f = 22.0 / text_h;
-        if (f > 4)
-            f = 4;
-        while (f >= 1.3 && (double)w * h * f * f > (double)max_pixels)
-            f -= 0.1;
-        if (f >= 1.3 && (t = pixScale(p, (float)f, (float)f))) {
-            pixDestroy(&p);
-            p = t;
-            *ppi = (int)(*ppi * f);
-            scaled = f;
-        }
-    }
-    if (denoise) {
-        int k = scaled < 2.5 ? 3 : 5;
-        if ((t = pixMedianFilter(p, k, k))) {
-            pixDestroy(&p);
-            p = t;
-        }
-    }
-    if (flags & AI_OCR_PRE_DESKEW) {
-        l_float32 angle = 0, conf = 0;
-        t = pixFindSkewAndDeskew(p, 2, &angle, &conf);
-        if (t) {
-            pixDestroy(&p);
-            p = t;
-            if (conf >= 2.5)
-                *skew = angle;
-        }
-    }
-    if ((flags & AI_OCR_PRE_BINARIZE) && pixGetDepth(p) == 8) {
-        PIX *bin = NULL;
-        int w = pixGetWidth(p), h = pixGetHeight(p);
-        if (!pixOtsuAdaptiveThreshold(p, w < 16 ? 16 : w, h < 16 ? 16 : h, 0, 0, 0.1f, NULL,
-                                      &bin) &&
-            bin) {
-            pixDestroy(&p);
-            p = bin;
-        }
-    }
-    return p;
 }
 
 /* ---- one page ----------------------------------------------------------------------------- */
@@ -577,55 +237,6 @@ typedef struct ocr_job {
     atomic_int next;
     atomic_int failed;
 } ocr_job;
-
-static int ocr_pix(TessBaseAPI *api, PIX *pix, int ppi, ocr_page *pg, char **err) {
-    if (omp_set_levels)
-        omp_set_levels(0);
-    TessBaseAPISetImage2(api, pix);
-    TessBaseAPISetSourceResolution(api, ppi > 0 ? ppi : 300);
-    if (TessBaseAPIRecognize(api, NULL) != 0) {
-        TessBaseAPIClear(api);
-        return ocr_fail(err, STEP_EFAILED, "tesseract failed to recognise page %d", pg->number);
-    }
-    TessResultIterator *ri = TessBaseAPIGetIterator(api);
-    int rc = 0;
-    double sum = 0;
-    double slopes[64];
-    int nslopes = 0;
-    if (ri) {
-        const TessPageIterator *pi = TessResultIteratorGetPageIterator(ri);
-        do {
-            if (TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE)) {
-                pg->line++;
-                int x1, y1, x2, y2;
-                if (nslopes < 64 && TessPageIteratorBaseline(pi, RIL_TEXTLINE, &x1, &y1, &x2, &y2) &&
-                    x2 - x1 > 100)
-                    slopes[nslopes++] = (double)(y2 - y1) / (x2 - x1);
-            }
-            char *w = TessResultIteratorGetUTF8Text(ri, RIL_WORD);
-            if (!w)
-                continue;
-            int l, t, r, b;
-            float conf = TessResultIteratorConfidence(ri, RIL_WORD) / 100.0f;
-            size_t wl = strlen(w);
-            while (wl && isspace((unsigned char)w[wl - 1]))
-                wl--;
-            if (wl && TessPageIteratorBoundingBox(pi, RIL_WORD, &l, &t, &r, &b)) {
-                rc = ocr_page_add_word(pg, w, wl, l, t, r - l, b - t, conf);
-                sum += conf < 0 ? 0 : conf;
-            }
-            TessDeleteText(w);
-        } while (rc == 0 && TessResultIteratorNext(ri, RIL_WORD));
-        TessResultIteratorDelete(ri);
-    }
-    TessBaseAPIClear(api);
-    pg->conf = pg->nwords ? (float)(sum / pg->nwords) : 0.0f;
-    if (nslopes > 0) {
-        qsort(slopes, (size_t)nslopes, sizeof(double), dbl_cmp);
-        pg->slope = slopes[nslopes / 2];
-    }
-    return rc;
-}
 
 static PIX *decode_page(const ocr_job *j, int i, char **err) {
     PIX *pix = j->kind == KIND_TIFF ? pixReadMemTiff(j->data, j->len, i)
@@ -674,7 +285,7 @@ static int do_page(ocr_job *j, int i, int *slot, char **err) {
         ppi = xres >= 70 && xres <= 1200 ? xres : 300;
     }
     double skew = 0;
-    PIX *clean = preprocess(pix, j->o->preprocess, j->o->max_pixels, &ppi, &skew);
+    PIX *clean = ocr_image_prepare(pix, j->o->preprocess, j->o->max_pixels, &ppi, &skew);
     pixDestroy(&pix);
     if (!clean)
         return ocr_fail(err, STEP_ENOMEM, "out of memory preparing page %d", i + 1);
@@ -682,9 +293,9 @@ static int do_page(ocr_job *j, int i, int *slot, char **err) {
     pg->height = pixGetHeight(clean);
     pg->skew = skew;
     if (*slot < 0)
-        rc = engine_acquire(j->eng, j->lang, slot, err);
+        rc = ocr_engine_acquire(j->eng, j->lang, slot, err);
     if (rc == 0)
-        rc = ocr_pix(j->eng->slots[*slot].api, clean, ppi, pg, err);
+        rc = ocr_engine_recognize(j->eng, *slot, clean, ppi, pg, err);
     pixDestroy(&clean);
     if (rc == 0)
         rc = ocr_page_layout(pg);
@@ -711,7 +322,7 @@ static void *worker(void *arg) {
         }
     }
     if (slot >= 0)
-        engine_release(j->eng, slot);
+        ocr_engine_release(j->eng, slot);
     return NULL;
 }
 
@@ -793,7 +404,7 @@ done:
 
 int ai_ocr_process(ai_ocr_engine *eng, const void *data, size_t len, const ai_ocr_options *opts,
                    json_t **out, char **err) {
-    pthread_once(&global_once, global_init);
+    ocr_global_init();
     *out = NULL;
     if (err)
         *err = NULL;
@@ -823,7 +434,7 @@ int ai_ocr_process(ai_ocr_engine *eng, const void *data, size_t len, const ai_oc
         return rc;
     /* language data is needed unless every page has a text layer; check it up front anyway so
      * a misconfiguration shows on the first document, not the first scan */
-    rc = lang_check(lang, err);
+    rc = ocr_lang_check(lang, err);
     if (rc < 0) {
         ocr_pdf_close(pdf);
         return rc;
@@ -846,8 +457,8 @@ int ai_ocr_process(ai_ocr_engine *eng, const void *data, size_t len, const ai_oc
         nthreads = 8;
     if (nthreads > npages)
         nthreads = npages;
-    if (nthreads > eng->max)
-        nthreads = eng->max;
+    if (nthreads > ocr_engine_capacity(eng))
+        nthreads = ocr_engine_capacity(eng);
     if (nthreads < 1)
         nthreads = 1;
     pthread_t tids[64];

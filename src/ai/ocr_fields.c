@@ -316,46 +316,6 @@ static int date_value(const doc *d, const match *m, int *y, int *mo, int *dd) {
 }
 
 /* Parses an amount string ("1,234.56", "1.234,56", "1 234", "-12,5") into a number. */
-static int amount_parse(const char *s, size_t n, double *out) {
-    char buf[64];
-    if (n == 0 || n >= sizeof(buf))
-        return 0;
-    /* the last separator followed by 1-2 digits at the end is the decimal point */
-    ssize_t dec = -1;
-    for (size_t i = n; i-- > 0;)
-        if (s[i] == '.' || s[i] == ',') {
-            if (n - i - 1 <= 2 && n - i - 1 >= 1)
-                dec = (ssize_t)i;
-            break;
-        }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((ssize_t)i == dec)
-            buf[k++] = '.';
-        else if (isdigit((unsigned char)s[i]) || (s[i] == '-' && k == 0))
-            buf[k++] = s[i];
-    }
-    buf[k] = '\0';
-    if (k == 0 || (k == 1 && buf[0] == '-'))
-        return 0;
-    *out = strtod(buf, NULL);
-    return isfinite(*out);
-}
-
-static const char *currency_code(const char *s, size_t n) {
-    static const struct {
-        const char *sym, *code;
-    } map[] = {{"$", "USD"}, {"€", "EUR"}, {"£", "GBP"}, {"¥", "JPY"}, {"₹", "INR"}};
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (n == strlen(map[i].sym) && !memcmp(s, map[i].sym, n))
-            return map[i].code;
-    static const char *codes[] = {"USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "INR"};
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (n == 3 && !strncasecmp(s, codes[i], 3))
-            return codes[i];
-    return NULL;
-}
-
 /* A found value: where it is and how sure we are. */
 typedef struct hit {
     size_t start, end;
@@ -409,13 +369,13 @@ static json_t *amount_after(doc *d, size_t li, size_t from, double w, int allow_
         if (!found)
             continue;
         double v;
-        if (!amount_parse(d->fixed + last.ov[4], last.ov[5] - last.ov[4], &v))
+        if (!ocr_amount_parse(d->fixed + last.ov[4], last.ov[5] - last.ov[4], &v))
             continue;
         const char *c = NULL;
         if (grp(&last, 1))
-            c = currency_code(d->fixed + last.ov[2], last.ov[3] - last.ov[2]);
+            c = ocr_currency_code(d->fixed + last.ov[2], last.ov[3] - last.ov[2]);
         if (!c && grp(&last, 3))
-            c = currency_code(d->fixed + last.ov[6], last.ov[7] - last.ov[6]);
+            c = ocr_currency_code(d->fixed + last.ov[6], last.ov[7] - last.ov[6]);
         if (cur)
             *cur = c;
         if (value)
@@ -424,78 +384,6 @@ static json_t *amount_after(doc *d, size_t li, size_t from, double w, int allow_
                                                                     k ? w - 0.1 : w});
     }
     return NULL;
-}
-
-/* ---- cleaning up text values -------------------------------------------------------------- */
-
-static int edge_junk(const char *s, size_t n, int at_end) {
-    if (n == 0)
-        return 0;
-    unsigned char c = (unsigned char)(at_end ? s[n - 1] : s[0]);
-    if (c < 0x80)
-        return (ispunct(c) && c != '&' && c != ')' && c != '(') || isspace(c) ? 1 : 0;
-    /* UTF-8 general punctuation (curly quotes, dashes): E2 80 xx */
-    if (!at_end && n >= 3 && (unsigned char)s[0] == 0xE2 && (unsigned char)s[1] == 0x80)
-        return 3;
-    if (at_end && n >= 3 && (unsigned char)s[n - 3] == 0xE2 && (unsigned char)s[n - 2] == 0x80)
-        return 3;
-    return 0;
-}
-
-/* Trims OCR debris around a name-like span: quotes, dashes, dots, and a trailing one- or
- * two-letter lowercase fragment ("Fresh Foods Market oo"). */
-static void trim_span(const char *t, size_t *s, size_t *e) {
-    int k;
-    while (*e > *s && (k = edge_junk(t + *s, *e - *s, 0)))
-        *s += (size_t)k;
-    while (*e > *s && (k = edge_junk(t + *s, *e - *s, 1)))
-        *e -= (size_t)k;
-    size_t sp = *e;
-    while (sp > *s && t[sp - 1] != ' ')
-        sp--;
-    if (sp > *s && *e - sp <= 2) {
-        int lower = 1;
-        for (size_t i = sp; i < *e; i++)
-            lower &= islower((unsigned char)t[i]) != 0;
-        size_t words = 1;
-        for (size_t i = *s; i < sp; i++)
-            words += t[i] == ' ' && i > *s && t[i - 1] != ' ';
-        if (lower && words >= 3) {
-            *e = sp;
-            while (*e > *s && t[*e - 1] == ' ')
-                (*e)--;
-        }
-    }
-}
-
-/* A person's name: punctuation between letters becomes a space ("Elena.Brown"). */
-static json_t *name_value(const char *t, size_t n) {
-    char *v = strndup(t, n);
-    if (!v)
-        return NULL;
-    for (size_t i = 1; i + 1 < n; i++)
-        if ((v[i] == '.' || v[i] == '_' || v[i] == ',') && isalpha((unsigned char)v[i - 1]) &&
-            isalpha((unsigned char)v[i + 1]))
-            v[i] = ' ';
-    json_t *j = json_string(v);
-    free(v);
-    return j;
-}
-
-/* A document number: in an upper-case code a lower-case l is an I ("Al1005481" -> "AI1005481"). */
-static json_t *code_value(const char *t, size_t n) {
-    char *v = strndup(t, n);
-    if (!v)
-        return NULL;
-    int other_lower = 0;
-    for (size_t i = 0; i < n; i++)
-        other_lower |= islower((unsigned char)v[i]) && v[i] != 'l';
-    for (size_t i = 0; i < n && !other_lower; i++)
-        if (v[i] == 'l')
-            v[i] = 'I';
-    json_t *j = json_string(v);
-    free(v);
-    return j;
 }
 
 /* ---- invoice ------------------------------------------------------------------------------ */
@@ -602,7 +490,7 @@ static json_t *find_currency(doc *d, const char *from_total) {
     }
     if (best < 0)
         return NULL;
-    const char *code = currency_code(syms[best], strlen(syms[best]));
+    const char *code = ocr_currency_code(syms[best], strlen(syms[best]));
     return json_pack("{s:s, s:s, s:f}", "value", code, "text", syms[best], "confidence", 0.7);
 }
 
@@ -637,7 +525,7 @@ static json_t *find_vendor(doc *d) {
                     e = i;
                     break;
                 }
-            trim_span(d->text, &s, &e);
+            ocr_trim_span(d->text, &s, &e);
             if (e > s)
                 return field_json(d, json_stringn(d->text + s, e - s), (hit){s, e, 0.95});
         }
@@ -670,7 +558,7 @@ static json_t *find_vendor(doc *d) {
     }
     if (pick < 0)
         return NULL;
-    trim_span(d->text, &ps, &pe);
+    ocr_trim_span(d->text, &ps, &pe);
     if (pe <= ps)
         return NULL;
     return field_json(d, json_stringn(d->text + ps, pe - ps), (hit){ps, pe, 0.8});
@@ -735,7 +623,7 @@ static json_t *find_items(doc *d, size_t first_line) {
         if (pe - ps < 4 || (d->fixed[pe - 3] != '.' && d->fixed[pe - 3] != ','))
             continue;
         double price;
-        if (!amount_parse(d->fixed + ps, pe - ps, &price))
+        if (!ocr_amount_parse(d->fixed + ps, pe - ps, &price))
             continue;
         while (ne > ns && isspace((unsigned char)d->text[ne - 1]))
             ne--;
@@ -800,7 +688,7 @@ static int name_after(const doc *d, size_t li, size_t from, size_t *s, size_t *e
         i++;
     }
     *e = i;
-    trim_span(d->text, s, e);
+    ocr_trim_span(d->text, s, e);
     return *e > *s && *e - *s >= 2;
 }
 
@@ -821,7 +709,7 @@ static json_t *find_name(doc *d) {
         if (asprintf(&full, "%.*s %.*s", (int)(e2 - s2), d->text + s2, (int)(e1 - s1),
                      d->text + s1) < 0)
             return NULL;
-        json_t *f = field_json(d, name_value(full, strlen(full)),
+        json_t *f = field_json(d, ocr_name_value(full, strlen(full)),
                                (hit){s2 < s1 ? s2 : s1, e2 > e1 ? e2 : e1, 0.9});
         free(full);
         return f;
@@ -837,12 +725,12 @@ static json_t *find_name(doc *d) {
             }
             if (name_after(d, li, m.ov[1], &s, &e) ||
                 (li + 1 < d->nlines && name_after(d, li + 1, d->lines[li + 1].start, &s, &e)))
-                return field_json(d, name_value(d->text + s, e - s), (hit){s, e, 0.95});
+                return field_json(d, ocr_name_value(d->text + s, e - s), (hit){s, e, 0.95});
             pos = m.ov[1];
         }
     }
     if (sur)
-        return field_json(d, name_value(d->text + s1, e1 - s1), (hit){s1, e1, 0.7});
+        return field_json(d, ocr_name_value(d->text + s1, e1 - s1), (hit){s1, e1, 0.7});
     return NULL;
 }
 
@@ -855,7 +743,7 @@ static json_t *find_docnum(doc *d) {
             for (size_t i = s; i < e; i++)
                 digits += isdigit((unsigned char)d->text[i]) != 0;
             if (digits >= 2)
-                return field_json(d, code_value(d->text + s, e - s), (hit){s, e, 0.95});
+                return field_json(d, ocr_code_value(d->text + s, e - s), (hit){s, e, 0.95});
         }
     return NULL;
 }
@@ -866,52 +754,6 @@ static void id_fields(doc *d, json_t *f) {
     put(f, "document_number", find_docnum(d));
     put(f, "date_of_birth", find_labelled_date(d, RE_DOB, 0));
     put(f, "date_of_expiry", find_labelled_date(d, RE_EXPIRY, 0));
-}
-
-/* ---- type detection ----------------------------------------------------------------------- */
-
-typedef struct kw {
-    const char *word;
-    double w;
-} kw;
-
-static double score(const char *text, const kw *k) {
-    double s = 0;
-    for (; k->word; k++) {
-        size_t n = strlen(k->word);
-        int hits = 0;
-        for (const char *p = text; (p = strcasestr(p, k->word)) && hits < 3; p += n)
-            hits++;
-        s += k->w * (hits > 2 ? 2 : hits);
-    }
-    return s;
-}
-
-const char *ai_ocr_detect_type(const char *text, json_t **scores) {
-    static const kw invoice[] = {{"invoice", 3},  {"bill to", 2}, {"due date", 2},
-                                 {"amount due", 2}, {"payment terms", 1}, {"subtotal", 0.5},
-                                 {"remit", 1},    {"po number", 1}, {"vat", 0.5},
-                                 {"balance due", 2}, {NULL, 0}};
-    static const kw receipt[] = {{"receipt", 3}, {"cash", 1},     {"change", 1.5},
-                                 {"thank you", 1}, {"visa", 1},   {"mastercard", 1},
-                                 {"tender", 1},  {"cashier", 1.5}, {"store", 1},
-                                 {"qty", 0.5},   {"subtotal", 0.5}, {"card", 0.5},
-                                 {NULL, 0}};
-    static const kw id[] = {{"passport", 3},     {"identity", 3},   {"id card", 3},
-                            {"date of birth", 2}, {"dob", 1.5},      {"nationality", 2},
-                            {"sex", 0.5},        {"expiry", 1.5},   {"surname", 2},
-                            {"given name", 2},   {"<<", 2},         {"driver", 1.5},
-                            {"licence", 1},      {"license", 1},    {"place of birth", 2},
-                            {NULL, 0}};
-    text = text ? text : "";
-    double si = score(text, invoice), sr = score(text, receipt), sd = score(text, id);
-    if (scores)
-        *scores = json_pack("{s:f, s:f, s:f}", "invoice", si, "receipt", sr, "id", sd);
-    double best = si > sr ? si : sr;
-    best = best > sd ? best : sd;
-    if (best < 2)
-        return "other";
-    return best == si ? "invoice" : best == sr ? "receipt" : "id";
 }
 
 /* ---- entry points ------------------------------------------------------------------------- */

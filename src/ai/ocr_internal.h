@@ -63,7 +63,19 @@ void ocr_textmap_locate(const ocr_textmap *map, size_t start, size_t end, int *p
 int ocr_fields_run(const char *text, size_t len, const ocr_textmap *map, const char *type,
                    ai_ocr_classify_fn classify, void *classify_user, json_t *out, char **err);
 
-/* Built-in entities (email, url, phone, date, money) as a new array. */
+/* ---- string values (ocr_values.c) ---- */
+/* "1,234.56", "1.234,56", "-12,5" -> number; 0 when it is not one. */
+int ocr_amount_parse(const char *s, size_t n, double *out);
+/* "$" -> "USD", "eur" -> "EUR"; NULL when unknown. Static strings. */
+const char *ocr_currency_code(const char *s, size_t n);
+/* Narrows [*s, *e) of t past quotes, dashes, dots and a trailing lower-case fragment. */
+void ocr_trim_span(const char *t, size_t *s, size_t *e);
+/* A person's name as JSON, with punctuation between letters turned into spaces. */
+json_t *ocr_name_value(const char *t, size_t n);
+/* A document number as JSON, with 'l' read as 'I' in an otherwise upper-case code. */
+json_t *ocr_code_value(const char *t, size_t n);
+
+/* Built-in entities (email, url, phone, date) as a new array. */
 json_t *ocr_entities_builtin(const char *text, size_t len);
 
 /* ---- PDF (ocr_pdf.c) ---- */
@@ -79,6 +91,25 @@ int ocr_pdf_page_text(ocr_pdf *pdf, int index, ocr_page *p, int *has_text, char 
 int ocr_pdf_render(ocr_pdf *pdf, int index, int dpi, long long max_pixels, void **out,
                    int *used_dpi, char **err);
 void ocr_pdf_close(ocr_pdf *pdf);
+
+/* ---- engine (ocr_engine.c) ---- */
+/* Once per process: OpenMP for child processes, leptonica's messages off. */
+void ocr_global_init(void);
+/* Every part of "eng+deu" must be installed; the error names what to install. */
+int ocr_lang_check(const char *lang, char **err);
+/* Borrows a tesseract instance initialised for `lang` (blocks while all are busy). */
+int ocr_engine_acquire(ai_ocr_engine *e, const char *lang, int *slot, char **err);
+void ocr_engine_release(ai_ocr_engine *e, int slot);
+int ocr_engine_capacity(const ai_ocr_engine *e);
+/* Recognises a prepared leptonica PIX (borrowed) at `ppi` into pg's words, confidence and text
+ * slope, with OpenMP held to one thread on the calling thread. */
+int ocr_engine_recognize(ai_ocr_engine *e, int slot, void *pix, int ppi, ocr_page *pg,
+                         char **err);
+
+/* ---- image clean-up (ocr_image.c) ---- */
+/* Returns a new PIX (caller destroys) cleaned up per AI_OCR_PRE_* flags; *ppi follows the
+ * scale, *skew is the corrected angle in degrees. */
+void *ocr_image_prepare(void *pix, unsigned flags, long long max_pixels, int *ppi, double *skew);
 
 /* ---- helpers ---- */
 /* Sets *err (when err != NULL) to a malloc'ed printf-formatted message; returns rc. */
