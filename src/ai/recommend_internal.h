@@ -2,7 +2,9 @@
  * recommend_internal.h — pieces shared by the recommend module's files (not public).
  *   recommend_text.c   analyzer: UTF-8, Python-compatible lowercasing and \w, stop words, n-grams
  *   recommend_util.c   string interning map, error helper
- *   recommend_index.c  TF-IDF index, cosine top-k, persistence
+ *   recommend_index.c  TF-IDF index: options, lifetime, building and updating
+ *   recommend_search.c derived data (idf, norms, postings) and cosine top-k queries
+ *   recommend_index_io.c  persistence
  *   recommend_cf.c     item-item collaborative filtering
  *   recommend.c        preference scoring and the blend
  */
@@ -27,7 +29,7 @@ typedef struct ai_recommend_strmap {
     size_t *off;
     uint32_t *len, *hash;
     size_t count, cap;
-    uint32_t *slots; /* id + 1; 0 = empty */
+    uint64_t *slots; /* hash << 32 | (id + 1); 0 = empty */
     size_t nslots;   /* power of two */
 } ai_recommend_strmap;
 
@@ -146,5 +148,7 @@ int ai_recommend_index_create(const stepd_recommend_options *opts, stepd_recomme
 int ai_recommend_index_set_doc(stepd_recommend_index *idx, const char *id, size_t idlen,
                                uint32_t *tc, uint32_t nnz, ai_recommend_meta *meta);
 void ai_recommend_meta_free(ai_recommend_meta *m);
+/* Frees the per-thread query buffers kept by the index (recommend_search.c). */
+void ai_recommend_scratch_free_all(stepd_recommend_index *idx);
 
 #endif

@@ -211,12 +211,20 @@ static int tokenize(ai_recommend_tokbuf *b, const char *text, size_t len) {
     size_t i = 0;
     while (i < len) {
         int rc;
-        if (s[i] < 0x80) {
-            UChar32 c = s[i++];
+        if (s[i] < 0x80) { /* ASCII: inline, the common case */
+            unsigned char c = s[i++];
             if (c >= 'A' && c <= 'Z')
                 c += 32;
-            rc = tok_feed(&st, c,
-                          (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') {
+                if (!st.run_chars)
+                    st.run_start = st.out;
+                b->low[st.out++] = (char)c;
+                st.run_chars++;
+                continue;
+            }
+            if (!st.run_chars)
+                continue;
+            rc = tok_feed(&st, -1, 0);
         } else {
             size_t at = i;
             UChar32 c = utf8_next(s, len, &i);

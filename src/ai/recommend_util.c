@@ -60,14 +60,14 @@ uint32_t ai_recommend_hash(const char *s, size_t len) {
 
 static int strmap_grow_slots(ai_recommend_strmap *m) {
     size_t n = m->nslots ? m->nslots * 2 : 64;
-    uint32_t *slots = calloc(n, sizeof(*slots));
+    uint64_t *slots = calloc(n, sizeof(*slots));
     if (!slots)
         return STEP_ENOMEM;
     for (size_t id = 0; id < m->count; id++) {
         size_t i = m->hash[id] & (n - 1);
         while (slots[i])
             i = (i + 1) & (n - 1);
-        slots[i] = (uint32_t)id + 1;
+        slots[i] = (uint64_t)m->hash[id] << 32 | (uint32_t)(id + 1);
     }
     free(m->slots);
     m->slots = slots;
@@ -83,13 +83,14 @@ static long strmap_lookup(const ai_recommend_strmap *m, const char *s, size_t le
     }
     size_t i = h & (m->nslots - 1);
     for (;;) {
-        uint32_t v = m->slots[i];
+        uint64_t v = m->slots[i];
         if (!v) {
             *slot = i;
             return -1;
         }
-        uint32_t id = v - 1;
-        if (m->hash[id] == h && m->len[id] == len && !memcmp(m->pool + m->off[id], s, len))
+        uint32_t id = (uint32_t)v - 1;
+        if ((uint32_t)(v >> 32) == h && m->len[id] == len &&
+            !memcmp(m->pool + m->off[id], s, len))
             return id;
         i = (i + 1) & (m->nslots - 1);
     }
@@ -149,7 +150,7 @@ int ai_recommend_strmap_intern(ai_recommend_strmap *m, const char *s, size_t len
     m->len[m->count] = (uint32_t)len;
     m->hash[m->count] = h;
     m->pool_len += len + 1;
-    m->slots[slot] = (uint32_t)m->count + 1;
+    m->slots[slot] = (uint64_t)h << 32 | (uint32_t)(m->count + 1);
     *id = (uint32_t)m->count++;
     return 1;
 }

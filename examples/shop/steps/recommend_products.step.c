@@ -3,6 +3,8 @@
  * user's recommendations, keeps them in state (recommendations/<userId>) and emits
  * "recommendations.ready" {"userId", "item", "recommendations": [{productId, score, reason}]}.
  */
+#include <stepd/ai/recommend.h> /* links libstepd-ai.so into this step */
+
 #include "shop_recommend.h"
 
 static int on_request(step_ctx *ctx, json_t *input) {

@@ -3,6 +3,8 @@
  * 200 {"userId", "item", "recommendations": [{productId, score, reason}]},
  * 404 when `item` is not in the catalogue.
  */
+#include <stepd/ai/recommend.h> /* links libstepd-ai.so into this step */
+
 #include "shop_recommend.h"
 
 static int get_recommendations(step_ctx *ctx, step_request *req, step_response *res) {
