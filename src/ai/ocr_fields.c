@@ -124,7 +124,6 @@ static void re_init(void) {
             re_status = STEP_ECONFIG;
             return;
         }
-        pcre2_jit_compile(re[i], PCRE2_JIT_COMPLETE);
     }
 }
 
@@ -827,7 +826,7 @@ int ai_ocr_extract_fields(const char *text, const char *type, json_t **out, char
     return 0;
 }
 
-/* ---- built-in entities (fallback until the text module provides them) --------------------- */
+/* ---- built-in entities (the fallback when no entities hook is set) ----------------------- */
 
 static void add_entities(doc *d, int id, const char *type, json_t *arr, int fixed) {
     match m;
@@ -836,6 +835,10 @@ static void add_entities(doc *d, int id, const char *type, json_t *arr, int fixe
         size_t s = m.ov[0], e = m.ov[1];
         if (e <= s) {
             pos = s + 1;
+            continue;
+        }
+        if (id == RE_AMOUNT && !grp(&m, 1) && !grp(&m, 3)) { /* money has a currency */
+            pos = e;
             continue;
         }
         json_array_append_new(arr, json_pack("{s:s, s:s%, s:I, s:I}", "type", type, "text",
@@ -855,6 +858,7 @@ json_t *ocr_entities_builtin(const char *text, size_t len) {
         add_entities(&d, RE_URL, "url", arr, 0);
         add_entities(&d, RE_DATE, "date", arr, 1);
         add_entities(&d, RE_PHONE, "phone", arr, 0);
+        add_entities(&d, RE_AMOUNT, "money", arr, 1);
     }
     doc_free(&d);
     return arr;

@@ -432,12 +432,70 @@ static void test_languages_and_probe(void **state) {
     free(pdf);
 }
 
+static int classify_calls;
+static int fake_classify(const char *text, const char **type, void *user) {
+    (void)text;
+    classify_calls++;
+    *type = user;
+    return 0;
+}
+
+static int fake_entities(const char *text, json_t **out, void *user) {
+    (void)user;
+    *out = json_pack("[{s:s, s:s}]", "type", "custom", "text", strstr(text, "Total") ? "t" : "?");
+    return 0;
+}
+
+static void test_hooks_classify_and_entities(void **state) {
+    (void)state;
+    ocr_gen_doc d;
+    ocr_gen_invoice(3, &d);
+    unsigned char *pdf;
+    size_t len;
+    assert_int_equal(ocr_gen_pdf(&d, 1, &pdf, &len), 0);
+    ai_ocr_options o = ai_ocr_options_default();
+    o.classify = fake_classify;
+    o.classify_user = "receipt";
+    o.entities = fake_entities;
+    int rc;
+    char *err;
+    json_t *doc = process(pdf, len, &o, &rc, &err);
+    assert_int_equal(rc, 0);
+    /* an invoice scores decisively on keywords: the classifier is not asked */
+    assert_int_equal(classify_calls, 0);
+    assert_string_equal(json_string_value(json_object_get(doc, "type")), "invoice");
+    json_t *e0 = json_array_get(json_object_get(doc, "entities"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "type")), "custom");
+    json_decref(doc);
+    free(pdf);
+
+    /* ambiguous text: the classifier decides, and its type picks the fields */
+    memset(&d, 0, sizeof(d));
+    d.w = 300, d.h = 120, d.font = "DejaVu Sans";
+    d.nops = 2;
+    d.ops[0] = (ocr_gen_op){.x = 20, .y = 40, .size = 12};
+    strcpy(d.ops[0].text, "Order 7781 from Corner Cafe");
+    d.ops[1] = (ocr_gen_op){.x = 20, .y = 70, .size = 12};
+    strcpy(d.ops[1].text, "Total 12.00");
+    assert_int_equal(ocr_gen_pdf(&d, 1, &pdf, &len), 0);
+    doc = process(pdf, len, &o, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(classify_calls, 1);
+    assert_string_equal(json_string_value(json_object_get(doc, "type")), "receipt");
+    json_t *total = json_object_get(json_object_get(doc, "fields"), "total");
+    assert_true(json_real_value(json_object_get(total, "value")) == 12.0);
+    assert_non_null(json_object_get(json_object_get(doc, "fields"), "items"));
+    json_decref(doc);
+    free(pdf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_inputs_fail_clearly),
         cmocka_unit_test(test_100_megapixel_inputs_are_refused_before_decoding),
         cmocka_unit_test(test_fields_from_noisy_text),
         cmocka_unit_test(test_languages_and_probe),
+        cmocka_unit_test(test_hooks_classify_and_entities),
         cmocka_unit_test(test_pdf_text_layer_is_used_directly),
         cmocka_unit_test(test_scanned_pdf_is_ocred),
         cmocka_unit_test(test_multipage_tiff_in_parallel_matches_serial),
