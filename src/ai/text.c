@@ -21,9 +21,9 @@
 
 #include <stepd/step.h>
 
-#define SEGMENT (1u << 20)        /* tokenizer segment */
-#define DEEP_LIMIT (2u << 20)     /* tagging, phrases, entities and summary */
-#define MAX_INPUT (256u << 20)    /* refuse beyond this */
+#define SEGMENT (1u << 20)     /* tokenizer segment */
+#define DEEP_LIMIT (2u << 20)  /* tagging, phrases, entities and summary */
+#define MAX_INPUT (256u << 20) /* refuse beyond this */
 #define DEFAULT_PATTERN_DIR "/usr/lib/python3/dist-packages/pattern/text/en"
 #define DEFAULT_TEXTCAT_DIR "/usr/share/libexttextcat"
 
@@ -291,16 +291,16 @@ static json_t *classification(double polarity) {
 static const struct {
     const char *code, *name;
 } LANG_NAMES[] = {
-    {"en", "English"},    {"de", "German"},     {"fr", "French"},     {"es", "Spanish"},
-    {"it", "Italian"},    {"pt", "Portuguese"}, {"nl", "Dutch"},      {"sv", "Swedish"},
-    {"da", "Danish"},     {"nb", "Norwegian"},  {"fi", "Finnish"},    {"pl", "Polish"},
-    {"cs", "Czech"},      {"sk", "Slovak"},     {"hu", "Hungarian"},  {"ro", "Romanian"},
-    {"tr", "Turkish"},    {"ru", "Russian"},    {"uk", "Ukrainian"},  {"el", "Greek"},
-    {"ar", "Arabic"},     {"he", "Hebrew"},     {"hi", "Hindi"},      {"ja", "Japanese"},
-    {"zh", "Chinese"},    {"ko", "Korean"},     {"id", "Indonesian"}, {"ca", "Catalan"},
-    {"et", "Estonian"},   {"lv", "Latvian"},    {"lt", "Lithuanian"}, {"sl", "Slovenian"},
-    {"hr", "Croatian"},   {"bg", "Bulgarian"},  {"eu", "Basque"},     {"ga", "Irish"},
-    {"is", "Icelandic"},  {"af", "Afrikaans"},  {"sw", "Swahili"},    {"vi", "Vietnamese"},
+    {"en", "English"},   {"de", "German"},     {"fr", "French"},     {"es", "Spanish"},
+    {"it", "Italian"},   {"pt", "Portuguese"}, {"nl", "Dutch"},      {"sv", "Swedish"},
+    {"da", "Danish"},    {"nb", "Norwegian"},  {"fi", "Finnish"},    {"pl", "Polish"},
+    {"cs", "Czech"},     {"sk", "Slovak"},     {"hu", "Hungarian"},  {"ro", "Romanian"},
+    {"tr", "Turkish"},   {"ru", "Russian"},    {"uk", "Ukrainian"},  {"el", "Greek"},
+    {"ar", "Arabic"},    {"he", "Hebrew"},     {"hi", "Hindi"},      {"ja", "Japanese"},
+    {"zh", "Chinese"},   {"ko", "Korean"},     {"id", "Indonesian"}, {"ca", "Catalan"},
+    {"et", "Estonian"},  {"lv", "Latvian"},    {"lt", "Lithuanian"}, {"sl", "Slovenian"},
+    {"hr", "Croatian"},  {"bg", "Bulgarian"},  {"eu", "Basque"},     {"ga", "Irish"},
+    {"is", "Icelandic"}, {"af", "Afrikaans"},  {"sw", "Swahili"},    {"vi", "Vietnamese"},
 };
 
 static const char *lang_name(const char *code) {
@@ -316,7 +316,9 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
                        const stepd_text_analyze_options *opt, json_t **out, char **err) {
     if (!tx || (!text && len) || !out) {
         if (err)
-            *err = text_errf("stepd_text_analyze: %s is NULL", !tx ? "the model" : !out ? "out" : "text");
+            *err = text_errf("stepd_text_analyze: %s is NULL", !tx    ? "the model"
+                                                               : !out ? "out"
+                                                                      : "text");
         return STEP_EINVAL;
     }
     if (len > MAX_INPUT) {
@@ -346,9 +348,9 @@ int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
     for (size_t i = 0; i < d.toks.ntok; i++)
         words += has_alnum(toks_at(&d.toks, i));
     rc = STEP_ENOMEM;
-    json_t *sent = json_pack("{s:f,s:f,s:I,s:o}", "polarity", pol, "subjectivity", subj,
-                             "assessments", (json_int_t)nassess, "classification",
-                             classification(pol));
+    json_t *sent =
+        json_pack("{s:f,s:f,s:I,s:o}", "polarity", pol, "subjectivity", subj, "assessments",
+                  (json_int_t)nassess, "classification", classification(pol));
     res = json_pack("{s:I,s:I,s:I,s:o}", "tokens", (json_int_t)d.toks.ntok, "sentences",
                     (json_int_t)d.toks.nsent, "words", (json_int_t)words, "sentiment", sent);
     if (!res)

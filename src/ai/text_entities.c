@@ -122,18 +122,18 @@ int text_gazetteer_load(const char *iso_dir, const char *zoneinfo_dir, text_gaze
     load_iso(g, iso_dir ? iso_dir : DEFAULT_ISO_DIR, "iso_3166-1.json", "3166-1", G_GPE);
     load_iso(g, iso_dir ? iso_dir : DEFAULT_ISO_DIR, "iso_4217.json", "4217", G_CURRENCY);
     load_zones(g, zoneinfo_dir ? zoneinfo_dir : DEFAULT_ZONEINFO);
-    static const char *const extra_gpe[] = {"america", "europe", "asia", "africa", "england",
-                                            "scotland", "wales", "britain", "great britain",
-                                            "united states", "u.s.", "u.k.", "usa", "uk",
-                                            "washington", "california", "texas", "florida"};
+    static const char *const extra_gpe[] = {
+        "america", "europe",  "asia",          "africa",        "england", "scotland",
+        "wales",   "britain", "great britain", "united states", "u.s.",    "u.k.",
+        "usa",     "uk",      "washington",    "california",    "texas",   "florida"};
     for (size_t i = 0; i < sizeof(extra_gpe) / sizeof(extra_gpe[0]); i++)
         if (gaz_add(g, extra_gpe[i], strlen(extra_gpe[i]), G_GPE)) {
             text_gazetteer_free(g);
             return STEP_ENOMEM;
         }
-    static const char *const cur[] = {"dollar", "dollars", "euro", "euros", "pound", "pounds",
-                                      "yen", "cents", "cent", "pence", "usd", "eur", "gbp",
-                                      "bucks", "rupees", "francs", "yuan"};
+    static const char *const cur[] = {"dollar", "dollars", "euro",   "euros",  "pound", "pounds",
+                                      "yen",    "cents",   "cent",   "pence",  "usd",   "eur",
+                                      "gbp",    "bucks",   "rupees", "francs", "yuan"};
     for (size_t i = 0; i < sizeof(cur) / sizeof(cur[0]); i++)
         if (gaz_add(g, cur[i], strlen(cur[i]), G_CURRENCY)) {
             text_gazetteer_free(g);
@@ -164,35 +164,39 @@ static uintptr_t gaz_kind(const text_gazetteer *g, const char *s, size_t n) {
 
 /* ---- token predicates ------------------------------------------------------------------------ */
 
-static int ieq(const char *a, const char *b) { return !strcasecmp(a, b); }
-
+static int ieq(const char *a, const char *b) {
+    return !strcasecmp(a, b);
+}
 
 static const char *const MONTHS[] = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "jan", "jan.", "feb", "feb.", "mar.", "apr", "apr.",
-    "jun.", "jul.", "aug", "aug.", "sep", "sep.", "sept", "sept.", "oct", "oct.", "nov",
-    "nov.", "dec", "dec."};
-static const char *const WEEKDAYS[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
-                                       "saturday", "sunday", "today", "yesterday", "tomorrow",
-                                       "tonight"};
-static const char *const TITLES[] = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.",
-                                     "prof", "prof.", "sir", "madam", "president", "senator",
-                                     "governor", "mayor", "judge", "gen.", "general", "captain",
-                                     "capt.", "king", "queen", "prince", "princess", "pope",
-                                     "minister", "lord", "lady", "rev.", "st.", "ceo"};
+    "january", "february", "march",    "april", "may",  "june", "july", "august", "september",
+    "october", "november", "december", "jan",   "jan.", "feb",  "feb.", "mar.",   "apr",
+    "apr.",    "jun.",     "jul.",     "aug",   "aug.", "sep",  "sep.", "sept",   "sept.",
+    "oct",     "oct.",     "nov",      "nov.",  "dec",  "dec."};
+static const char *const WEEKDAYS[] = {"monday",    "tuesday",  "wednesday", "thursday",
+                                       "friday",    "saturday", "sunday",    "today",
+                                       "yesterday", "tomorrow", "tonight"};
+static const char *const TITLES[] = {
+    "mr",       "mr.",   "mrs",      "mrs.",    "ms",        "ms.",     "dr",       "dr.",
+    "prof",     "prof.", "sir",      "madam",   "president", "senator", "governor", "mayor",
+    "judge",    "gen.",  "general",  "captain", "capt.",     "king",    "queen",    "prince",
+    "princess", "pope",  "minister", "lord",    "lady",      "rev.",    "st.",      "ceo"};
 static const char *const ORG_SUFFIX[] = {
-    "inc", "inc.", "corp", "corp.", "ltd", "ltd.", "llc", "co.", "company", "corporation",
-    "group", "university", "bank", "institute", "foundation", "association", "agency",
-    "ministry", "department", "party", "airlines", "motors", "technologies", "systems",
-    "labs", "college", "school", "council", "committee", "commission", "society", "club",
-    "times", "news", "press", "gmbh", "plc", "s.a.", "ag", "holdings", "partners"};
-static const char *const ORG_HEAD[] = {"university", "bank", "ministry", "department",
-                                       "institute", "college", "school", "museum", "church",
-                                       "house", "office", "board", "federation", "league"};
-static const char *const MAGNITUDE[] = {"thousand", "million", "billion", "trillion", "k",
-                                        "m", "bn"};
+    "inc",        "inc.",         "corp",        "corp.",    "ltd",        "ltd.",    "llc",
+    "co.",        "company",      "corporation", "group",    "university", "bank",    "institute",
+    "foundation", "association",  "agency",      "ministry", "department", "party",   "airlines",
+    "motors",     "technologies", "systems",     "labs",     "college",    "school",  "council",
+    "committee",  "commission",   "society",     "club",     "times",      "news",    "press",
+    "gmbh",       "plc",          "s.a.",        "ag",       "holdings",   "partners"};
+static const char *const ORG_HEAD[] = {
+    "university", "bank",   "ministry", "department", "institute", "college",    "school",
+    "museum",     "church", "house",    "office",     "board",     "federation", "league"};
+static const char *const MAGNITUDE[] = {"thousand", "million", "billion", "trillion",
+                                        "k",        "m",       "bn"};
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 /* digits with , . separators (and nothing else) */
 static int is_number(const char *w) {
@@ -209,8 +213,8 @@ static int is_number(const char *w) {
 }
 
 static int starts_currency(const char *w, size_t *skip) {
-    static const char *const sym[] = {"$", "\xE2\x82\xAC", "\xC2\xA3", "\xC2\xA5",
-                                      "\xE2\x82\xB9", "US$"};
+    static const char *const sym[] = {"$",        "\xE2\x82\xAC", "\xC2\xA3",
+                                      "\xC2\xA5", "\xE2\x82\xB9", "US$"};
     for (size_t i = 0; i < sizeof(sym) / sizeof(sym[0]); i++) {
         size_t l = strlen(sym[i]);
         if (!strncmp(w, sym[i], l)) {
@@ -281,8 +285,7 @@ static int is_iso_date(const char *w) {
 
 static int is_email(const char *w) {
     const char *at = strchr(w, '@');
-    return at && at > w && strchr(at, '.') && at[1] && at[1] != '.' &&
-           w[strlen(w) - 1] != '.';
+    return at && at > w && strchr(at, '.') && at[1] && at[1] != '.' && w[strlen(w) - 1] != '.';
 }
 
 static int is_url(const char *w) {
@@ -291,8 +294,8 @@ static int is_url(const char *w) {
 }
 
 static int is_year(const char *w) {
-    return strlen(w) == 4 && is_digit(w[0]) && is_digit(w[1]) && is_digit(w[2]) &&
-           is_digit(w[3]) && (w[0] == '1' || w[0] == '2');
+    return strlen(w) == 4 && is_digit(w[0]) && is_digit(w[1]) && is_digit(w[2]) && is_digit(w[3]) &&
+           (w[0] == '1' || w[0] == '2');
 }
 
 static int is_day(const char *w) {
@@ -301,15 +304,14 @@ static int is_day(const char *w) {
         i++;
     if (i == 0 || i > 2)
         return 0;
-    return i == n || ieq(w + i, "st") || ieq(w + i, "nd") || ieq(w + i, "rd") ||
-           ieq(w + i, "th");
+    return i == n || ieq(w + i, "st") || ieq(w + i, "nd") || ieq(w + i, "rd") || ieq(w + i, "th");
 }
 
 static const char *const NUMWORDS[] = {
-        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
-        "eighty", "ninety", "hundred", "thousand", "million", "billion", "dozen"};
+    "one",       "two",      "three",    "four",    "five",     "six",      "seven",   "eight",
+    "nine",      "ten",      "eleven",   "twelve",  "thirteen", "fourteen", "fifteen", "sixteen",
+    "seventeen", "eighteen", "nineteen", "twenty",  "thirty",   "forty",    "fifty",   "sixty",
+    "seventy",   "eighty",   "ninety",   "hundred", "thousand", "million",  "billion", "dozen"};
 
 static int load_cues(text_gazetteer *g) {
     static const struct {
@@ -318,7 +320,7 @@ static int load_cues(text_gazetteer *g) {
         uintptr_t bit;
     } L[] = {
 #define CUE(arr, bit) {arr, sizeof(arr) / sizeof(arr[0]), bit}
-        CUE(MONTHS, C_MONTH),         CUE(WEEKDAYS, C_WEEKDAY), CUE(TITLES, C_TITLE),
+        CUE(MONTHS, C_MONTH),          CUE(WEEKDAYS, C_WEEKDAY),  CUE(TITLES, C_TITLE),
         CUE(ORG_SUFFIX, C_ORG_SUFFIX), CUE(ORG_HEAD, C_ORG_HEAD), CUE(MAGNITUDE, C_MAGNITUDE),
         CUE(NUMWORDS, C_NUMWORD),
 #undef CUE
@@ -330,7 +332,9 @@ static int load_cues(text_gazetteer *g) {
     return 0;
 }
 
-static int is_proper(const char *tag) { return tag && !strncmp(tag, "NNP", 3); }
+static int is_proper(const char *tag) {
+    return tag && !strncmp(tag, "NNP", 3);
+}
 
 static int is_capitalized(const char *w) {
     unsigned char c = (unsigned char)w[0];
@@ -348,7 +352,8 @@ static int is_acronym(const char *w) {
     return up >= 2 && up <= 6;
 }
 
-/* ---- the scan --------------------------------------------------------------------------------- */
+/* ---- the scan ---------------------------------------------------------------------------------
+ */
 
 typedef struct ent {
     size_t start, end;
@@ -519,14 +524,14 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                 type = "EMAIL";
             } else if (is_url(w)) {
                 type = "URL";
-            } else if (starts_currency(w, &skip) && (w[skip] == 0 ? is_number(nx) : is_number(w + skip))) {
+            } else if (starts_currency(w, &skip) &&
+                       (w[skip] == 0 ? is_number(nx) : is_number(w + skip))) {
                 type = "MONEY";
                 if (w[skip] == 0)
                     j++;
                 if (j + 1 < last && (kind[j + 1] & C_MAGNITUDE))
                     j++;
-            } else if ((kind[i] & G_CURRENCY) && is_number(nx) &&
-                       strlen(w) == 3) {
+            } else if ((kind[i] & G_CURRENCY) && is_number(nx) && strlen(w) == 3) {
                 type = "MONEY"; /* EUR 20 */
                 j++;
             } else if (is_number(w) || (strlen(w) > 1 && w[strlen(w) - 1] == '%')) {
@@ -592,8 +597,8 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
                         ieq(toks_at(&d->toks, i - 1), "since"))) {
                 type = "DATE";
             }
-            if (!type && (is_number(w) || (d->tags[i] && !strcmp(d->tags[i], "CD") &&
-                                           (kind[i] & C_NUMWORD))))
+            if (!type && (is_number(w) ||
+                          (d->tags[i] && !strcmp(d->tags[i], "CD") && (kind[i] & C_NUMWORD))))
                 type = "CARDINAL";
             if (type) {
                 for (size_t q = i; q <= j && q < last; q++)
@@ -640,10 +645,10 @@ int text_entities(const text_gazetteer *g, const text_doc *d, json_t **out) {
         qsort(e.v, e.n, sizeof(*e.v), cmp_ent);
     json_t *arr = json_array();
     for (size_t k = 0; arr && k < e.n; k++)
-        json_array_append_new(arr, json_pack("{s:s%,s:s,s:I,s:I}", "text", d->src + e.v[k].start,
-                                             e.v[k].end - e.v[k].start, "type", e.v[k].type,
-                                             "start", (json_int_t)e.v[k].start, "end",
-                                             (json_int_t)e.v[k].end));
+        json_array_append_new(arr,
+                              json_pack("{s:s%,s:s,s:I,s:I}", "text", d->src + e.v[k].start,
+                                        e.v[k].end - e.v[k].start, "type", e.v[k].type, "start",
+                                        (json_int_t)e.v[k].start, "end", (json_int_t)e.v[k].end));
     free(e.v);
     if (!arr)
         return STEP_ENOMEM;

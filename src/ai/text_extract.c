@@ -26,7 +26,9 @@
 static int is_noun(const char *t) {
     return t && t[0] == 'N' && t[1] == 'N';
 }
-static int is_adj(const char *t) { return t && t[0] == 'J' && t[1] == 'J'; }
+static int is_adj(const char *t) {
+    return t && t[0] == 'J' && t[1] == 'J';
+}
 
 typedef struct phrase {
     size_t first, n; /* token range of its first occurrence */
@@ -40,7 +42,9 @@ typedef struct phrases {
     size_t n, cap;
 } phrases;
 
-static void lower_token(tbuf *b, const char *w) { utf8_lower(b, w, strlen(w)); }
+static void lower_token(tbuf *b, const char *w) {
+    utf8_lower(b, w, strlen(w));
+}
 
 static int cmp_phrase(const void *a, const void *b) {
     const phrase *x = a, *y = b;
@@ -109,8 +113,8 @@ static int phrase_word_ok(const char *w) {
 
 int text_phrases(const text_doc *d, int top, json_t **noun_phrases, json_t **key_phrases) {
     const text_toks *t = &d->toks;
-    tmap pm = {0};    /* phrase key -> index+1 */
-    tmap wm = {0};    /* candidate word -> id+1 */
+    tmap pm = {0}; /* phrase key -> index+1 */
+    tmap wm = {0}; /* candidate word -> id+1 */
     phrases ps = {0};
     size_t *seq = NULL, nseq = 0; /* candidate word ids in document order */
     size_t *wid = NULL;           /* per token: word id+1 or 0 */
@@ -130,10 +134,10 @@ int text_phrases(const text_doc *d, int top, json_t **noun_phrases, json_t **key
         while (i < b) {
             /* adjectives then nouns */
             size_t st = i;
-            while (i < b && phrase_word_ok(toks_at(t, i)) && (is_adj(d->tags[i]) ||
-                             ((d->tags[i] && !strncmp(d->tags[i], "VB", 2) &&
-                               (d->tags[i][2] == 'N' || d->tags[i][2] == 'G')) &&
-                              i + 1 < b && is_noun(d->tags[i + 1]))))
+            while (i < b && phrase_word_ok(toks_at(t, i)) &&
+                   (is_adj(d->tags[i]) || ((d->tags[i] && !strncmp(d->tags[i], "VB", 2) &&
+                                            (d->tags[i][2] == 'N' || d->tags[i][2] == 'G')) &&
+                                           i + 1 < b && is_noun(d->tags[i + 1]))))
                 i++;
             size_t ns = i;
             while (i < b && is_noun(d->tags[i]) && phrase_word_ok(toks_at(t, i)))
@@ -265,10 +269,10 @@ static int is_content(const char *tag, const char *w) {
         return 0;
     if (!(is_noun(tag) || is_adj(tag) || !strncmp(tag, "VB", 2) || !strncmp(tag, "RB", 2)))
         return 0;
-    static const char *const AUX[] = {"is", "are", "was", "were", "be", "been", "being", "am",
-                                      "has", "have", "had", "do", "does", "did", "'s", "'re",
-                                      "'m", "'ve", "'d", "not", "n't", "so", "very", "also",
-                                      "just", "then", "there", "here", "now"};
+    static const char *const AUX[] = {
+        "is",  "are", "was",  "were", "be",   "been", "being", "am",   "has", "have",
+        "had", "do",  "does", "did",  "'s",   "'re",  "'m",    "'ve",  "'d",  "not",
+        "n't", "so",  "very", "also", "just", "then", "there", "here", "now"};
     for (size_t i = 0; i < sizeof(AUX) / sizeof(AUX[0]); i++)
         if (!strcmp(w, AUX[i]))
             return 0;

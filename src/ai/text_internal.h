@@ -92,7 +92,9 @@ typedef struct text_toks {
     int oom;
 } text_toks;
 
-static inline const char *toks_at(const text_toks *t, size_t i) { return t->buf.p + t->tok[i]; }
+static inline const char *toks_at(const text_toks *t, size_t i) {
+    return t->buf.p + t->tok[i];
+}
 /* Pattern's find_tokens(): fills t (zeroed by the caller). Returns 0 or STEP_ENOMEM. */
 int text_tokenize(const char *s, size_t n, text_toks *t);
 void text_toks_free(text_toks *t);
@@ -105,7 +107,8 @@ void text_sentiment_free(text_sentiment *s);
 int text_sentiment_score(const text_sentiment *s, const text_toks *t, double *polarity,
                          double *subjectivity, size_t *nassess);
 
-/* ---- tagger ----------------------------------------------------------------------------------- */
+/* ---- tagger -----------------------------------------------------------------------------------
+ */
 typedef struct text_tagger text_tagger;
 int text_tagger_load(const char *dir, text_tagger **out, char **err);
 void text_tagger_free(text_tagger *tg);
@@ -147,8 +150,7 @@ typedef struct text_doc {
 int text_phrases(const text_doc *d, int top, json_t **noun_phrases, json_t **key_phrases);
 /* Extractive summary: TextRank over sentences, at most nsent sentences / maxchars bytes, in
  * document order. *summary is a new string reference, *indices an array of sentence indexes. */
-int text_summary(const text_doc *d, int nsent, size_t maxchars, json_t **summary,
-                 json_t **indices);
+int text_summary(const text_doc *d, int nsent, size_t maxchars, json_t **summary, json_t **indices);
 
 typedef struct text_gazetteer text_gazetteer;
 int text_gazetteer_load(const char *iso_dir, const char *zoneinfo_dir, text_gazetteer **out);

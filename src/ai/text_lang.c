@@ -20,15 +20,15 @@
 #define LANG_SAMPLE 4096
 
 struct text_lang {
-    void *tc;    /* the ~40 widely used languages: fewer near-ties on short texts */
-    void *full;  /* every fingerprint Debian ships, when the first is unsure */
+    void *tc;   /* the ~40 widely used languages: fewer near-ties on short texts */
+    void *full; /* every fingerprint Debian ships, when the first is unsure */
     pthread_mutex_t mu;
 };
 
-static const char *const MAJOR[] = {
-    "en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb", "fi", "pl", "cs", "sk",
-    "hu", "ro", "tr", "ru", "uk", "el", "ar", "he", "hi", "ja", "zh", "ko", "id", "ca",
-    "et", "lv", "lt", "sl", "hr", "bg", "eu", "ga", "is", "vi"};
+static const char *const MAJOR[] = {"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb",
+                                    "fi", "pl", "cs", "sk", "hu", "ro", "tr", "ru", "uk", "el",
+                                    "ar", "he", "hi", "ja", "zh", "ko", "id", "ca", "et", "lv",
+                                    "lt", "sl", "hr", "bg", "eu", "ga", "is", "vi"};
 
 static int is_major(const char *name) {
     size_t n = strcspn(name, "-");
@@ -37,7 +37,6 @@ static int is_major(const char *name) {
             return 1;
     return 0;
 }
-
 
 /* A textcat handle over the fpdb.conf entries whose language is_major(): exttextcat only
  * reads configuration from a file, so a filtered copy is written to a temporary file. */

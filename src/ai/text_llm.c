@@ -39,13 +39,16 @@ int stepd_text_summarize(const stepd_text *tx, stepd_llm_client *llm, const step
                  sentences);
         size_t cl;
         char *clean = utf8_sanitize(text ? text : "", cut, &cl);
-        json_t *msgs = clean ? json_pack("[{s:s,s:s%}]", "role", "user", "content", clean, cl)
-                             : NULL;
+        json_t *msgs =
+            clean ? json_pack("[{s:s,s:s%}]", "role", "user", "content", clean, cl) : NULL;
         free(clean);
         if (!msgs)
             return STEP_ENOMEM;
-        stepd_llm_request req = {.messages = msgs, .system = sys, .temperature = 0.2,
-                                 .has_temperature = 1, .no_metrics = !hooks || !hooks->emit};
+        stepd_llm_request req = {.messages = msgs,
+                                 .system = sys,
+                                 .temperature = 0.2,
+                                 .has_temperature = 1,
+                                 .no_metrics = !hooks || !hooks->emit};
         stepd_llm_result res;
         int rc = stepd_llm_chat(llm, &req, hooks, &res);
         json_decref(msgs);

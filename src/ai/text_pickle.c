@@ -130,7 +130,9 @@ static int push(vm *m, pobj *o) {
     return 0;
 }
 
-static pobj *pop(vm *m) { return m->sp ? m->stack[--m->sp] : NULL; }
+static pobj *pop(vm *m) {
+    return m->sp ? m->stack[--m->sp] : NULL;
+}
 
 static long find_mark(vm *m) {
     for (size_t k = m->sp; k > 0; k--)
@@ -196,7 +198,7 @@ static pobj *run(vm *m, const unsigned char *d, size_t n, char **err) {
             if (push(m, newobj(m, P_NONE)))
                 goto oom;
             break;
-        case 0x88: /* NEWTRUE */
+        case 0x88:   /* NEWTRUE */
         case 0x89: { /* NEWFALSE */
             pobj *o = newobj(m, P_INT);
             if (!o)
@@ -532,8 +534,8 @@ oom:
 int slp_load(const char *path, slp_model **out, char **err) {
     gzFile gz = gzopen(path, "rb");
     if (!gz) {
-        *err = text_errf("cannot open the tagger model %s (python3-pattern; STEPD_PATTERN_DIR)",
-                         path);
+        *err =
+            text_errf("cannot open the tagger model %s (python3-pattern; STEPD_PATTERN_DIR)", path);
         return STEP_ENOTFOUND;
     }
     tbuf b = {0};

@@ -16,8 +16,12 @@
 
 #include <stepd/step.h>
 
-static int is_vowel(char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; }
-static int is_vy(char c) { return is_vowel(c) || c == 'y'; }
+static int is_vowel(char c) {
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+}
+static int is_vy(char c) {
+    return is_vowel(c) || c == 'y';
+}
 
 static int ends(const char *w, size_t n, const char *suf) {
     size_t k = strlen(suf);
@@ -29,21 +33,21 @@ static const struct {
     const char *w;
     int n;
 } EXCEPTIONS[] = {
-    {"the", 1},      {"every", 3},    {"different", 3}, {"business", 2}, {"area", 3},
-    {"idea", 3},     {"being", 2},    {"going", 2},     {"doing", 2},    {"science", 2},
-    {"quiet", 2},    {"poem", 2},     {"create", 2},    {"created", 3},  {"real", 1},
-    {"really", 2},   {"cafe", 2},     {"recipe", 3},    {"people", 2},   {"whole", 1},
-    {"once", 1},     {"one", 1},      {"some", 1},      {"come", 1},     {"done", 1},
-    {"gone", 1},     {"none", 1},     {"there", 1},     {"where", 1},    {"here", 1},
-    {"were", 1},     {"are", 1},      {"fire", 1},      {"hour", 1},     {"our", 1},
-    {"naive", 2},    {"lion", 2},     {"science", 2},   {"violent", 3},  {"quiet", 2},
-    {"being", 2},    {"seeing", 2},   {"toward", 2},    {"towards", 2},  {"family", 3},
-    {"interesting", 3}, {"evening", 2}, {"several", 3}, {"chocolate", 3}, {"camera", 3},
-    {"february", 4}, {"colonel", 2},  {"wednesday", 2}, {"queue", 1},    {"user", 2},
-    {"users", 2},    {"ago", 2},      {"above", 2},     {"alive", 2},    {"anyone", 3},
-    {"someone", 2},  {"everyone", 3}, {"however", 3},   {"because", 2},  {"before", 2},
-    {"more", 1},     {"before", 2},   {"sometimes", 2}, {"lovely", 2},   {"likely", 2},
-    {"movie", 2},    {"movies", 2},   {"genuine", 3},   {"biology", 4},  {"society", 4},
+    {"the", 1},         {"every", 3},    {"different", 3}, {"business", 2},  {"area", 3},
+    {"idea", 3},        {"being", 2},    {"going", 2},     {"doing", 2},     {"science", 2},
+    {"quiet", 2},       {"poem", 2},     {"create", 2},    {"created", 3},   {"real", 1},
+    {"really", 2},      {"cafe", 2},     {"recipe", 3},    {"people", 2},    {"whole", 1},
+    {"once", 1},        {"one", 1},      {"some", 1},      {"come", 1},      {"done", 1},
+    {"gone", 1},        {"none", 1},     {"there", 1},     {"where", 1},     {"here", 1},
+    {"were", 1},        {"are", 1},      {"fire", 1},      {"hour", 1},      {"our", 1},
+    {"naive", 2},       {"lion", 2},     {"science", 2},   {"violent", 3},   {"quiet", 2},
+    {"being", 2},       {"seeing", 2},   {"toward", 2},    {"towards", 2},   {"family", 3},
+    {"interesting", 3}, {"evening", 2},  {"several", 3},   {"chocolate", 3}, {"camera", 3},
+    {"february", 4},    {"colonel", 2},  {"wednesday", 2}, {"queue", 1},     {"user", 2},
+    {"users", 2},       {"ago", 2},      {"above", 2},     {"alive", 2},     {"anyone", 3},
+    {"someone", 2},     {"everyone", 3}, {"however", 3},   {"because", 2},   {"before", 2},
+    {"more", 1},        {"before", 2},   {"sometimes", 2}, {"lovely", 2},    {"likely", 2},
+    {"movie", 2},       {"movies", 2},   {"genuine", 3},   {"biology", 4},   {"society", 4},
 };
 
 /* Occurrences of the vowel pair `pat` not preceded by any character of `notafter` and not
@@ -91,8 +95,8 @@ int text_syllables(const char *word, size_t len) {
         int cons_les = ends(w, n, "les") && n > 4 && !is_vy(w[n - 4]);
         if (ends(w, n, "e") && !ends(w, n, "ee") && !ends(w, n, "ye") && !cons_le)
             m = n - 1;
-        else if (ends(w, n, "es") && !is_vy(w[n - 3]) && !strchr("sxzcg", w[n - 3]) &&
-                 !cons_les && !(w[n - 3] == 'h' && strchr("cs", w[n - 4])))
+        else if (ends(w, n, "es") && !is_vy(w[n - 3]) && !strchr("sxzcg", w[n - 3]) && !cons_les &&
+                 !(w[n - 3] == 'h' && strchr("cs", w[n - 4])))
             m = n - 2;
         else if (ends(w, n, "ed") && !is_vy(w[n - 3]) && w[n - 3] != 't' && w[n - 3] != 'd')
             m = n - 2;

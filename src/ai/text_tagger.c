@@ -50,8 +50,8 @@ static int each_line(char *buf, size_t len, int (*fn)(text_tagger *, char *), te
         char *s = p, *e = le;
         while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\f' || *s == '\v'))
             s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\f' ||
-                         e[-1] == '\v'))
+        while (e > s &&
+               (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\f' || e[-1] == '\v'))
             e--;
         *e = 0;
         if (e > s && strncmp(s, ";;;", 3)) {
@@ -180,8 +180,8 @@ int text_tagger_load(const char *dir, text_tagger **out, char **err) {
         snprintf(path, sizeof(path), "%s/en-model.slp", dir);
         rc = slp_load(path, &tg->model, err);
     }
-    static const char *const fixed[] = {"NNP",      "NN",       "NNP-PERS", "NNP-ORG",
-                                         "NNP-LOC",  "NNPS-PERS", "NNPS-ORG", "NNPS-LOC"};
+    static const char *const fixed[] = {"NNP",     "NN",        "NNP-PERS", "NNP-ORG",
+                                        "NNP-LOC", "NNPS-PERS", "NNPS-ORG", "NNPS-LOC"};
     for (size_t k = 0; !rc && k < sizeof(fixed) / sizeof(fixed[0]); k++)
         if (!intern(tg, fixed[k], strlen(fixed[k])))
             rc = STEP_ENOMEM;
@@ -313,8 +313,10 @@ int text_tagger_tag(const text_tagger *tg, const text_toks *t, size_t first, siz
         off[0] = fb.len, tbuf_put(&fb, "b b", 4);
         off[1] = fb.len, tbuf_put(&fb, "h ", 2), tbuf_put(&fb, w, w[0] ? (size_t)l : 0),
         tbuf_putc(&fb, 0);
-        off[2] = fb.len, tbuf_put(&fb, "w ", 2), tbuf_puts(&fb, last_chars(w, 6)), tbuf_putc(&fb, 0);
-        off[3] = fb.len, tbuf_put(&fb, "x ", 2), tbuf_puts(&fb, last_chars(w, 3)), tbuf_putc(&fb, 0);
+        off[2] = fb.len, tbuf_put(&fb, "w ", 2), tbuf_puts(&fb, last_chars(w, 6)),
+        tbuf_putc(&fb, 0);
+        off[3] = fb.len, tbuf_put(&fb, "x ", 2), tbuf_puts(&fb, last_chars(w, 3)),
+        tbuf_putc(&fb, 0);
         off[4] = fb.len, tbuf_put(&fb, "-x ", 3), tbuf_puts(&fb, last_chars(pw, 3)),
         tbuf_putc(&fb, 0);
         off[5] = fb.len, tbuf_put(&fb, "+x ", 3), tbuf_puts(&fb, last_chars(nw, 3)),

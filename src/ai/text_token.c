@@ -26,9 +26,33 @@
 
 static int is_punct(char c) {
     switch (c) {
-    case '.': case ',': case ';': case ':': case '!': case '?': case '(': case ')': case '[':
-    case ']': case '{': case '}': case '`': case '\'': case '"': case '@': case '#': case '$':
-    case '^': case '&': case '*': case '+': case '-': case '|': case '=': case '~': case '_':
+    case '.':
+    case ',':
+    case ';':
+    case ':':
+    case '!':
+    case '?':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '`':
+    case '\'':
+    case '"':
+    case '@':
+    case '#':
+    case '$':
+    case '^':
+    case '&':
+    case '*':
+    case '+':
+    case '-':
+    case '|':
+    case '=':
+    case '~':
+    case '_':
         return 1;
     default:
         return 0;
@@ -45,13 +69,15 @@ static int is_replace(const char *t, size_t n) {
 }
 
 static const char *const ABBREVIATIONS[] = {
-    "a.",    "adj.",  "adv.",  "al.",   "a.m.",  "art.",  "c.",    "capt.", "cert.", "cf.",
-    "col.",  "Col.",  "comp.", "conf.", "def.",  "Dep.",  "Dept.", "Dr.",   "dr.",   "ed.",
-    "e.g.",  "esp.",  "etc.",  "ex.",   "f.",    "fig.",  "gen.",  "id.",   "i.e.",  "int.",
-    "l.",    "m.",    "Med.",  "Mil.",  "Mr.",   "n.",    "n.q.",  "orig.", "pl.",   "pred.",
-    "pres.", "p.m.",  "ref.",  "v.",    "vs.",   "w/"};
+    "a.",    "adj.", "adv.",  "al.",   "a.m.", "art.", "c.",    "capt.", "cert.", "cf.",
+    "col.",  "Col.", "comp.", "conf.", "def.", "Dep.", "Dept.", "Dr.",   "dr.",   "ed.",
+    "e.g.",  "esp.", "etc.",  "ex.",   "f.",   "fig.", "gen.",  "id.",   "i.e.",  "int.",
+    "l.",    "m.",   "Med.",  "Mil.",  "Mr.",  "n.",   "n.q.",  "orig.", "pl.",   "pred.",
+    "pres.", "p.m.", "ref.",  "v.",    "vs.",  "w/"};
 
-static int is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_ascii_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 /* t ends with '.'; Pattern's abbreviation set and RE_ABBR1..3. */
 static int is_abbreviation(const char *t, size_t n) {
@@ -298,15 +324,85 @@ static int is_terminator(span s) {
 }
 
 /* Emoticons of Pattern's EMOTICONS table (used to glue ": )" back into ":)"). */
-static const char *const EMOTICONS[] = {
-    "<3",  "\xE2\x99\xA5", "\xE2\x9D\xA4", ">:D", ":-D", ":D",  "=-D", "=D",  "X-D", "x-D",
-    "XD",  "xD",  "8-D", ">:P", ":-P", ":P",  ":-p", ":p",  ":-b", ":b",  ":c)", ":o)",
-    ":^)", ">:)", ":-)", ":)",  "=)",  "=]",  ":]",  ":}",  ":>",  ":3",  "8)",  "8-)",
-    ">;]", ";-)", ";)",  ";-]", ";]",  ";D",  ";^)", "*-)", "*)",  ":-|", ":|",  ">:o",
-    ":-O", ":O",  ":o",  ":-o", "o_O", "o.O", "\xC2\xB0O\xC2\xB0", "\xC2\xB0o\xC2\xB0",
-    ">:/", ":-/", ":/",  ":\\", ">:\\", ":-.", ":-s", ":s",  ":S",  ":-S", ">.>", ">:[",
-    ":-(", ":(",  "=(",  ":-[", ":[",  ":{",  ":-<", ":c",  ":-c", "=/",  ":'(", ":'''(",
-    ";'("};
+static const char *const EMOTICONS[] = {"<3",
+                                        "\xE2\x99\xA5",
+                                        "\xE2\x9D\xA4",
+                                        ">:D",
+                                        ":-D",
+                                        ":D",
+                                        "=-D",
+                                        "=D",
+                                        "X-D",
+                                        "x-D",
+                                        "XD",
+                                        "xD",
+                                        "8-D",
+                                        ">:P",
+                                        ":-P",
+                                        ":P",
+                                        ":-p",
+                                        ":p",
+                                        ":-b",
+                                        ":b",
+                                        ":c)",
+                                        ":o)",
+                                        ":^)",
+                                        ">:)",
+                                        ":-)",
+                                        ":)",
+                                        "=)",
+                                        "=]",
+                                        ":]",
+                                        ":}",
+                                        ":>",
+                                        ":3",
+                                        "8)",
+                                        "8-)",
+                                        ">;]",
+                                        ";-)",
+                                        ";)",
+                                        ";-]",
+                                        ";]",
+                                        ";D",
+                                        ";^)",
+                                        "*-)",
+                                        "*)",
+                                        ":-|",
+                                        ":|",
+                                        ">:o",
+                                        ":-O",
+                                        ":O",
+                                        ":o",
+                                        ":-o",
+                                        "o_O",
+                                        "o.O",
+                                        "\xC2\xB0O\xC2\xB0",
+                                        "\xC2\xB0o\xC2\xB0",
+                                        ">:/",
+                                        ":-/",
+                                        ":/",
+                                        ":\\",
+                                        ">:\\",
+                                        ":-.",
+                                        ":-s",
+                                        ":s",
+                                        ":S",
+                                        ":-S",
+                                        ">.>",
+                                        ">:[",
+                                        ":-(",
+                                        ":(",
+                                        "=(",
+                                        ":-[",
+                                        ":[",
+                                        ":{",
+                                        ":-<",
+                                        ":c",
+                                        ":-c",
+                                        "=/",
+                                        ":'(",
+                                        ":'''(",
+                                        ";'("};
 
 /* Matches emoticon e at s (optional single spaces between its characters, then end or space).
  * Returns the bytes consumed (including the trailing space) or 0. */
@@ -331,19 +427,19 @@ static size_t match_emoticon(const char *s, size_t n, const char *e) {
 
 static const char *const EMOJI[] = {
     "\xE2\x9D\xA4\xEF\xB8\x8F", "\xF0\x9F\x92\x9C", "\xF0\x9F\x92\x9A", "\xF0\x9F\x92\x99",
-    "\xF0\x9F\x92\x9B", "\xF0\x9F\x92\x95", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x84",
-    "\xF0\x9F\x98\x83", "\xF0\x9F\x98\x86", "\xF0\x9F\x98\x85", "\xF0\x9F\x98\x82",
-    "\xF0\x9F\x98\x81", "\xF0\x9F\x98\xBB", "\xF0\x9F\x98\x8D", "\xF0\x9F\x98\x88",
-    "\xF0\x9F\x91\x8C", "\xF0\x9F\x98\x9B", "\xF0\x9F\x98\x9D", "\xF0\x9F\x98\x9C",
-    "\xF0\x9F\x98\x8B", "\xF0\x9F\x98\x87", "\xF0\x9F\x98\x8A", "\xF0\x9F\x98\x8C",
-    "\xF0\x9F\x98\x8F", "\xF0\x9F\x98\x8E", "\xE2\x98\xBA",     "\xF0\x9F\x91\x8D",
-    "\xF0\x9F\x98\x89", "\xF0\x9F\x98\x90", "\xF0\x9F\x98\xB6", "\xF0\x9F\x98\xB3",
-    "\xF0\x9F\x98\xAE", "\xF0\x9F\x98\xAF", "\xF0\x9F\x98\xA7", "\xF0\x9F\x98\xA6",
-    "\xF0\x9F\x99\x80", "\xF0\x9F\x98\x95", "\xF0\x9F\x98\xAC", "\xF0\x9F\x98\x9F",
-    "\xF0\x9F\x98\x92", "\xF0\x9F\x98\x94", "\xF0\x9F\x98\x9E", "\xF0\x9F\x98\xA0",
-    "\xF0\x9F\x98\xA9", "\xF0\x9F\x98\xAB", "\xF0\x9F\x98\xA1", "\xF0\x9F\x91\xBF",
-    "\xF0\x9F\x98\xA2", "\xF0\x9F\x98\xA5", "\xF0\x9F\x98\x93", "\xF0\x9F\x98\xAA",
-    "\xF0\x9F\x98\xAD", "\xF0\x9F\x98\xBF"};
+    "\xF0\x9F\x92\x9B",         "\xF0\x9F\x92\x95", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x84",
+    "\xF0\x9F\x98\x83",         "\xF0\x9F\x98\x86", "\xF0\x9F\x98\x85", "\xF0\x9F\x98\x82",
+    "\xF0\x9F\x98\x81",         "\xF0\x9F\x98\xBB", "\xF0\x9F\x98\x8D", "\xF0\x9F\x98\x88",
+    "\xF0\x9F\x91\x8C",         "\xF0\x9F\x98\x9B", "\xF0\x9F\x98\x9D", "\xF0\x9F\x98\x9C",
+    "\xF0\x9F\x98\x8B",         "\xF0\x9F\x98\x87", "\xF0\x9F\x98\x8A", "\xF0\x9F\x98\x8C",
+    "\xF0\x9F\x98\x8F",         "\xF0\x9F\x98\x8E", "\xE2\x98\xBA",     "\xF0\x9F\x91\x8D",
+    "\xF0\x9F\x98\x89",         "\xF0\x9F\x98\x90", "\xF0\x9F\x98\xB6", "\xF0\x9F\x98\xB3",
+    "\xF0\x9F\x98\xAE",         "\xF0\x9F\x98\xAF", "\xF0\x9F\x98\xA7", "\xF0\x9F\x98\xA6",
+    "\xF0\x9F\x99\x80",         "\xF0\x9F\x98\x95", "\xF0\x9F\x98\xAC", "\xF0\x9F\x98\x9F",
+    "\xF0\x9F\x98\x92",         "\xF0\x9F\x98\x94", "\xF0\x9F\x98\x9E", "\xF0\x9F\x98\xA0",
+    "\xF0\x9F\x98\xA9",         "\xF0\x9F\x98\xAB", "\xF0\x9F\x98\xA1", "\xF0\x9F\x91\xBF",
+    "\xF0\x9F\x98\xA2",         "\xF0\x9F\x98\xA5", "\xF0\x9F\x98\x93", "\xF0\x9F\x98\xAA",
+    "\xF0\x9F\x98\xAD",         "\xF0\x9F\x98\xBF"};
 
 static size_t emoji_at(const char *s, size_t n) {
     if (n == 0 || (unsigned char)s[0] < 0xE2)
@@ -366,7 +462,9 @@ static pthread_once_t emo_once = PTHREAD_ONCE_INIT;
  * token boundaries has such a pair cannot change in step 5. */
 static uint8_t emo_pair[256][32];
 
-static void pair_set(unsigned char a, unsigned char b) { emo_pair[a][b >> 3] |= (uint8_t)(1u << (b & 7)); }
+static void pair_set(unsigned char a, unsigned char b) {
+    emo_pair[a][b >> 3] |= (uint8_t)(1u << (b & 7));
+}
 
 static void emo_index(void) {
     for (size_t k = 0; k < NEMO; k++) {
@@ -437,7 +535,6 @@ static int emit_plain(const spans *toks, size_t i, size_t j, text_toks *t) {
     t->sent[t->nsent] = t->ntok;
     return 1;
 }
-
 
 /* Step 5 on one joined sentence; appends its final tokens to t. */
 static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b) {
@@ -655,8 +752,7 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
         }
     if (join.len)
         fix_sentence(join.p, join.len, t, &a, &b);
-    int oom = norm.oom || raw.oom || toks.oom || a.oom || b.oom || join.oom || t->oom ||
-              t->buf.oom;
+    int oom = norm.oom || raw.oom || toks.oom || a.oom || b.oom || join.oom || t->oom || t->buf.oom;
     tbuf_free(&norm);
     tbuf_free(&a);
     tbuf_free(&b);

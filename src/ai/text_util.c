@@ -26,7 +26,9 @@ int tbuf_grow(tbuf *b, size_t need) {
     b->cap = cap;
     return 0;
 }
-void tbuf_puts(tbuf *b, const char *s) { tbuf_put(b, s, strlen(s)); }
+void tbuf_puts(tbuf *b, const char *s) {
+    tbuf_put(b, s, strlen(s));
+}
 
 void tbuf_free(tbuf *b) {
     free(b->p);

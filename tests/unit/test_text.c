@@ -1,11 +1,11 @@
 /* test_text.c — the text module: Pattern-compatible tokens, sentiment and tags (checked
  * against Debian's python3-pattern on a generated corpus), readability, language id, the
  * analysis document, bad input and concurrent use. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -54,16 +54,18 @@ static void expect_tokens(const char *text, const char *want) {
 
 static void test_tokenizer(void **state) {
     (void)state;
-    expect_tokens("I don't know. It's 3.5 degrees!",
-                  "[[\"I\",\"do\",\"n't\",\"know\",\".\"],[\"It\",\"'s\",\"3.5\",\"degrees\",\"!\"]]");
+    expect_tokens(
+        "I don't know. It's 3.5 degrees!",
+        "[[\"I\",\"do\",\"n't\",\"know\",\".\"],[\"It\",\"'s\",\"3.5\",\"degrees\",\"!\"]]");
     expect_tokens("Mr. Smith met Dr. Jones in the U.S. yesterday.",
                   "[[\"Mr.\",\"Smith\",\"met\",\"Dr.\",\"Jones\",\"in\",\"the\",\"U.S.\","
                   "\"yesterday\",\".\"]]");
     expect_tokens("Mail me@example.com or see http://example.com/a, ok?",
                   "[[\"Mail\",\"me@example.com\",\"or\",\"see\",\"http://example.com/a\",\",\","
                   "\"ok\",\"?\"]]");
-    expect_tokens("Wait... what?! Great :) \xF0\x9F\x98\x80",
-                  "[[\"Wait\",\"...\"],[\"what\",\"?\",\"!\"],[\"Great\",\":)\",\"\\uD83D\\uDE00\"]]");
+    expect_tokens(
+        "Wait... what?! Great :) \xF0\x9F\x98\x80",
+        "[[\"Wait\",\"...\"],[\"what\",\"?\",\"!\"],[\"Great\",\":)\",\"\\uD83D\\uDE00\"]]");
     expect_tokens("Title\n\nBody text here", "[[\"Title\"],[\"Body\",\"text\",\"here\"]]");
     expect_tokens("", "[]");
     expect_tokens("   \n\n  ", "[]");
@@ -144,8 +146,9 @@ static void test_parity_with_pattern(void **state) {
             json_array_foreach(sent, ti, tok) {
                 json_t *want = json_array_get(rt, k++);
                 tags++;
-                if (want && !strcmp(json_string_value(json_array_get(want, 0)),
-                                    json_string_value(json_array_get(tok, 0))) &&
+                if (want &&
+                    !strcmp(json_string_value(json_array_get(want, 0)),
+                            json_string_value(json_array_get(tok, 0))) &&
                     !strcmp(json_string_value(json_array_get(want, 1)),
                             json_string_value(json_array_get(tok, 1))))
                     tags_ok++;
@@ -178,19 +181,22 @@ static void test_syllables(void **state) {
         const char *w;
         int n;
     } W[] = {
-        {"cat", 1},        {"the", 1},       {"table", 2},      {"little", 2},    {"make", 1},
-        {"makes", 1},      {"jumped", 1},    {"wanted", 2},     {"played", 1},    {"boxes", 2},
-        {"happy", 2},      {"yes", 1},       {"beautiful", 3},  {"wonderful", 3}, {"activity", 4},
-        {"reading", 2},    {"children", 2},  {"stories", 2},    {"nation", 2},    {"radio", 3},
-        {"media", 3},      {"social", 2},    {"period", 3},     {"delicious", 3}, {"various", 3},
-        {"actual", 3},     {"language", 2},  {"lonely", 2},     {"statement", 2}, {"careful", 2},
-        {"computer", 3},   {"university", 5}, {"information", 4}, {"readability", 5},
-        {"syllable", 3},   {"simple", 2},    {"education", 4},  {"banana", 3},    {"elephant", 3},
-        {"strength", 1},   {"school", 1},    {"queen", 1},      {"create", 2},    {"piano", 3},
-        {"video", 3},      {"trial", 2},     {"whale", 1},      {"hope", 1},      {"hoping", 2},
-        {"interesting", 3}, {"organization", 5}, {"international", 5}, {"development", 4},
-        {"government", 3}, {"important", 3}, {"problem", 2},    {"system", 2},    {"water", 2},
-        {"people", 2},     {"family", 3},    {"example", 3},    {"different", 3}, {"together", 3},
+        {"cat", 1},         {"the", 1},         {"table", 2},        {"little", 2},
+        {"make", 1},        {"makes", 1},       {"jumped", 1},       {"wanted", 2},
+        {"played", 1},      {"boxes", 2},       {"happy", 2},        {"yes", 1},
+        {"beautiful", 3},   {"wonderful", 3},   {"activity", 4},     {"reading", 2},
+        {"children", 2},    {"stories", 2},     {"nation", 2},       {"radio", 3},
+        {"media", 3},       {"social", 2},      {"period", 3},       {"delicious", 3},
+        {"various", 3},     {"actual", 3},      {"language", 2},     {"lonely", 2},
+        {"statement", 2},   {"careful", 2},     {"computer", 3},     {"university", 5},
+        {"information", 4}, {"readability", 5}, {"syllable", 3},     {"simple", 2},
+        {"education", 4},   {"banana", 3},      {"elephant", 3},     {"strength", 1},
+        {"school", 1},      {"queen", 1},       {"create", 2},       {"piano", 3},
+        {"video", 3},       {"trial", 2},       {"whale", 1},        {"hope", 1},
+        {"hoping", 2},      {"interesting", 3}, {"organization", 5}, {"international", 5},
+        {"development", 4}, {"government", 3},  {"important", 3},    {"problem", 2},
+        {"system", 2},      {"water", 2},       {"people", 2},       {"family", 3},
+        {"example", 3},     {"different", 3},   {"together", 3},
     };
     size_t ok = 0, n = sizeof(W) / sizeof(W[0]);
     for (size_t i = 0; i < n; i++) {
@@ -235,45 +241,47 @@ static const struct {
     const char *code;
     const char *words[24];
 } LANGS[] = {
-    {"en", {"the", "house", "is", "very", "small", "and", "we", "have", "never", "seen",
-            "such", "a", "beautiful", "garden", "with", "children", "playing", "in", "summer",
-            "because", "weather", "was", "warm", "today"}},
-    {"de", {"das", "Haus", "ist", "sehr", "klein", "und", "wir", "haben", "noch", "nie",
-            "einen", "so", "schönen", "Garten", "mit", "Kindern", "gesehen", "die", "im",
-            "Sommer", "spielen", "weil", "Wetter", "warm"}},
-    {"fr", {"la", "maison", "est", "très", "petite", "et", "nous", "avons", "jamais", "vu",
-            "un", "si", "beau", "jardin", "avec", "des", "enfants", "qui", "jouent", "en",
-            "été", "parce", "que", "temps"}},
-    {"es", {"la", "casa", "es", "muy", "pequeña", "y", "nunca", "hemos", "visto", "un",
-            "jardín", "tan", "hermoso", "con", "niños", "que", "juegan", "en", "verano",
-            "porque", "el", "tiempo", "estaba", "caliente"}},
-    {"it", {"la", "casa", "è", "molto", "piccola", "e", "non", "abbiamo", "mai", "visto",
-            "un", "giardino", "così", "bello", "con", "bambini", "che", "giocano", "in",
-            "estate", "perché", "il", "tempo", "caldo"}},
-    {"pt", {"a", "casa", "é", "muito", "pequena", "e", "nunca", "vimos", "um", "jardim",
-            "tão", "bonito", "com", "crianças", "que", "brincam", "no", "verão", "porque",
-            "o", "tempo", "estava", "quente", "hoje"}},
-    {"nl", {"het", "huis", "is", "erg", "klein", "en", "wij", "hebben", "nooit", "zo'n",
-            "mooie", "tuin", "gezien", "met", "kinderen", "die", "spelen", "in", "de",
-            "zomer", "omdat", "weer", "warm", "was"}},
-    {"pl", {"dom", "jest", "bardzo", "mały", "i", "nigdy", "nie", "widzieliśmy", "tak",
-            "pięknego", "ogrodu", "z", "dziećmi", "które", "bawią", "się", "latem",
-            "ponieważ", "pogoda", "była", "ciepła", "dzisiaj", "w", "naszym"}},
-    {"fi", {"talo", "on", "hyvin", "pieni", "ja", "emme", "ole", "koskaan", "nähneet",
-            "niin", "kaunista", "puutarhaa", "jossa", "lapset", "leikkivät", "kesällä",
-            "koska", "sää", "oli", "lämmin", "tänään", "meidän", "kanssa", "ystävät"}},
-    {"sv", {"huset", "är", "mycket", "litet", "och", "vi", "har", "aldrig", "sett", "en",
-            "så", "vacker", "trädgård", "med", "barn", "som", "leker", "på", "sommaren",
-            "eftersom", "vädret", "var", "varmt", "idag"}},
-    {"tr", {"ev", "çok", "küçük", "ve", "biz", "hiç", "böyle", "güzel", "bir", "bahçe",
-            "görmedik", "çocuklar", "yazın", "oynuyor", "çünkü", "hava", "sıcaktı", "bugün",
-            "bizim", "evimiz", "için", "daha", "sonra", "geldi"}},
-    {"hu", {"a", "ház", "nagyon", "kicsi", "és", "még", "soha", "nem", "láttunk", "ilyen",
-            "szép", "kertet", "ahol", "gyerekek", "játszanak", "nyáron", "mert", "az",
-            "idő", "meleg", "volt", "ma", "nekünk", "együtt"}},
-    {"ru", {"дом", "очень", "маленький", "и", "мы", "никогда", "не", "видели", "такого",
-            "красивого", "сада", "где", "дети", "играют", "летом", "потому", "что",
-            "погода", "была", "тёплой", "сегодня", "наш", "с", "друзьями"}},
+    {"en", {"the",     "house", "is",     "very",    "small",     "and",    "we",   "have",
+            "never",   "seen",  "such",   "a",       "beautiful", "garden", "with", "children",
+            "playing", "in",    "summer", "because", "weather",   "was",    "warm", "today"}},
+    {"de", {"das",     "Haus", "ist",   "sehr",   "klein",   "und",    "wir",    "haben",
+            "noch",    "nie",  "einen", "so",     "schönen", "Garten", "mit",    "Kindern",
+            "gesehen", "die",  "im",    "Sommer", "spielen", "weil",   "Wetter", "warm"}},
+    {"fr", {"la",      "maison", "est",    "très", "petite", "et",     "nous", "avons",
+            "jamais",  "vu",     "un",     "si",   "beau",   "jardin", "avec", "des",
+            "enfants", "qui",    "jouent", "en",   "été",    "parce",  "que",  "temps"}},
+    {"es", {"la",     "casa", "es",     "muy",    "pequeña", "y",      "nunca",  "hemos",
+            "visto",  "un",   "jardín", "tan",    "hermoso", "con",    "niños",  "que",
+            "juegan", "en",   "verano", "porque", "el",      "tiempo", "estaba", "caliente"}},
+    {"it", {"la",  "casa",    "è",  "molto",    "piccola", "e",     "non",   "abbiamo",
+            "mai", "visto",   "un", "giardino", "così",    "bello", "con",   "bambini",
+            "che", "giocano", "in", "estate",   "perché",  "il",    "tempo", "caldo"}},
+    {"pt", {"a",  "casa",   "é",      "muito",  "pequena", "e",        "nunca",  "vimos",
+            "um", "jardim", "tão",    "bonito", "com",     "crianças", "que",    "brincam",
+            "no", "verão",  "porque", "o",      "tempo",   "estava",   "quente", "hoje"}},
+    {"nl", {"het",    "huis", "is",    "erg",   "klein",  "en",   "wij",      "hebben",
+            "nooit",  "zo'n", "mooie", "tuin",  "gezien", "met",  "kinderen", "die",
+            "spelen", "in",   "de",    "zomer", "omdat",  "weer", "warm",     "was"}},
+    {"pl", {"dom",   "jest",     "bardzo", "mały", "i",       "nigdy",   "nie",   "widzieliśmy",
+            "tak",   "pięknego", "ogrodu", "z",    "dziećmi", "które",   "bawią", "się",
+            "latem", "ponieważ", "pogoda", "była", "ciepła",  "dzisiaj", "w",     "naszym"}},
+    {"fi",
+     {"talo",    "on",   "hyvin",    "pieni",     "ja",     "emme",   "ole",       "koskaan",
+      "nähneet", "niin", "kaunista", "puutarhaa", "jossa",  "lapset", "leikkivät", "kesällä",
+      "koska",   "sää",  "oli",      "lämmin",    "tänään", "meidän", "kanssa",    "ystävät"}},
+    {"sv", {"huset", "är", "mycket",   "litet",    "och",      "vi",  "har",   "aldrig",
+            "sett",  "en", "så",       "vacker",   "trädgård", "med", "barn",  "som",
+            "leker", "på", "sommaren", "eftersom", "vädret",   "var", "varmt", "idag"}},
+    {"tr", {"ev",      "çok",   "küçük",    "ve",       "biz",   "hiç",     "böyle", "güzel",
+            "bir",     "bahçe", "görmedik", "çocuklar", "yazın", "oynuyor", "çünkü", "hava",
+            "sıcaktı", "bugün", "bizim",    "evimiz",   "için",  "daha",    "sonra", "geldi"}},
+    {"hu", {"a",       "ház",   "nagyon", "kicsi",  "és",   "még",      "soha",      "nem",
+            "láttunk", "ilyen", "szép",   "kertet", "ahol", "gyerekek", "játszanak", "nyáron",
+            "mert",    "az",    "idő",    "meleg",  "volt", "ma",       "nekünk",    "együtt"}},
+    {"ru",
+     {"дом",    "очень",     "маленький", "и",      "мы",      "никогда", "не",    "видели",
+      "такого", "красивого", "сада",      "где",    "дети",    "играют",  "летом", "потому",
+      "что",    "погода",    "была",      "тёплой", "сегодня", "наш",     "с",     "друзьями"}},
 };
 
 static void test_language_id(void **state) {
@@ -375,13 +383,25 @@ static void test_entities(void **state) {
     json_t *a = analyze(t, strlen(t));
     json_t *ents = json_object_get(a, "entities");
     static const char *const want[][2] = {
-        {"Apple Inc.", "ORG"},       {"Paris", "GPE"},          {"January 5, 2024", "DATE"},
-        {"Tim Cook", "PERSON"},      {"10%", "PERCENT"},        {"$999 million", "MONEY"},
-        {"press@apple.com", "EMAIL"}, {"https://apple.com", "URL"}, {"+1 (555) 123-4567", "PHONE"},
-        {"10:30 pm", "TIME"},        {"Friday", "DATE"},        {"Smith", "PERSON"},
-        {"New York", "GPE"},         {"Berlin", "GPE"},         {"3", "CARDINAL"},
-        {"EUR 20", "MONEY"},         {"University of Oxford", "ORG"},
-        {"Bank of America", "ORG"},  {"1999", "DATE"},
+        {"Apple Inc.", "ORG"},
+        {"Paris", "GPE"},
+        {"January 5, 2024", "DATE"},
+        {"Tim Cook", "PERSON"},
+        {"10%", "PERCENT"},
+        {"$999 million", "MONEY"},
+        {"press@apple.com", "EMAIL"},
+        {"https://apple.com", "URL"},
+        {"+1 (555) 123-4567", "PHONE"},
+        {"10:30 pm", "TIME"},
+        {"Friday", "DATE"},
+        {"Smith", "PERSON"},
+        {"New York", "GPE"},
+        {"Berlin", "GPE"},
+        {"3", "CARDINAL"},
+        {"EUR 20", "MONEY"},
+        {"University of Oxford", "ORG"},
+        {"Bank of America", "ORG"},
+        {"1999", "DATE"},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (!has_entity(ents, t, want[i][0], want[i][1])) {

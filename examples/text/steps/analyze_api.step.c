@@ -23,8 +23,8 @@ static int analyze_api(step_ctx *ctx, step_request *req, step_response *res) {
             snprintf(gen, sizeof(gen), "t-%s", step_trace_id(ctx));
             id = gen;
         }
-        json_t *ev = json_pack("{s:s,s:s,s:i,s:b}", "textId", id, "text", text,
-                               "summarySentences", sentences, "abstractive", abstractive);
+        json_t *ev = json_pack("{s:s,s:s,s:i,s:b}", "textId", id, "text", text, "summarySentences",
+                               sentences, "abstractive", abstractive);
         int rc = step_emit(ctx, "text.analyze", ev);
         if (rc)
             return rc;

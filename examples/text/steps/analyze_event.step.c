@@ -18,8 +18,8 @@ static int on_analyze(step_ctx *ctx, json_t *input) {
     char *err = NULL;
     int rc = text_example_analyze(ctx, text ? text : "", sentences, abstractive, &a, &err);
     if (rc) {
-        json_t *f = json_pack("{s:s,s:s}", "status", "failed", "error",
-                              err ? err : step_strerror(rc));
+        json_t *f =
+            json_pack("{s:s,s:s}", "status", "failed", "error", err ? err : step_strerror(rc));
         step_log_error(ctx, "text analysis failed", f);
         free(err);
         if (rc == STEP_ENOMEM) {
@@ -38,13 +38,12 @@ static int on_analyze(step_ctx *ctx, json_t *input) {
     }
     json_t *kp = json_array();
     for (size_t i = 0; i < 3 && i < json_array_size(json_object_get(a, "keyPhrases")); i++)
-        json_array_append(kp, json_object_get(json_array_get(json_object_get(a, "keyPhrases"), i),
-                                              "text"));
-    json_t *done = json_pack("{s:s,s:O,s:O,s:I,s:o}", "textId", id, "sentiment",
-                             json_object_get(a, "sentiment"), "language",
-                             json_object_get(a, "language"), "entities",
-                             (json_int_t)json_array_size(json_object_get(a, "entities")),
-                             "keyPhrases", kp);
+        json_array_append(
+            kp, json_object_get(json_array_get(json_object_get(a, "keyPhrases"), i), "text"));
+    json_t *done = json_pack(
+        "{s:s,s:O,s:O,s:I,s:o}", "textId", id, "sentiment", json_object_get(a, "sentiment"),
+        "language", json_object_get(a, "language"), "entities",
+        (json_int_t)json_array_size(json_object_get(a, "entities")), "keyPhrases", kp);
     json_decref(a);
     return step_emit(ctx, "text.analysis.complete", done);
 }

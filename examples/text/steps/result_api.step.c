@@ -6,8 +6,8 @@ static int get_result(step_ctx *ctx, step_request *req, step_response *res) {
     json_t *a = NULL;
     int rc = step_state_get(ctx, TEXT_GROUP, id, &a);
     if (rc == STEP_ENOTFOUND)
-        return step_respond(res, 404, json_pack("{s:s,s:s}", "error", "no analysis yet",
-                                                "textId", id ? id : ""));
+        return step_respond(
+            res, 404, json_pack("{s:s,s:s}", "error", "no analysis yet", "textId", id ? id : ""));
     if (rc)
         return rc;
     return step_respond(res, 200, a);

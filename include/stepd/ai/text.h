@@ -43,7 +43,7 @@ const stepd_text *stepd_text_default(const char **err);
 
 /* What stepd_text_analyze computes; zero-initialised means everything, 3 summary sentences. */
 typedef struct stepd_text_analyze_options {
-    int summary_sentences;   /* max sentences in the summary (0: 3) */
+    int summary_sentences;    /* max sentences in the summary (0: 3) */
     size_t summary_max_chars; /* 0: no character bound */
     int key_phrases;          /* max key phrases (0: 10) */
     int with_tokens;          /* also return the token list with POS tags */
