@@ -193,18 +193,29 @@ void sq_rconn_put(sq_db *db, rconn *c) {
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
 
-/* WAL frames after which a checkpoint is started (SQLite's default autocheckpoint), and the
- * size at which the writer checkpoints itself because the checkpointer cannot keep up. */
+/* WAL frames after which a background checkpoint starts (SQLite's default autocheckpoint),
+ * and after which the writer checkpoints inline. */
 #define CKPT_PAGES 1000
-#define CKPT_PAGES_MAX (CKPT_PAGES * 32)
+#define CKPT_PAGES_MAX (CKPT_PAGES * 4)
 
 /* Runs in the writer after every commit, instead of SQLite's autocheckpoint (which would
  * fsync on the writer's path and stall every caller of the batch). */
+/* Runs in the writer after every commit, instead of SQLite's autocheckpoint. Past CKPT_PAGES
+ * it asks the checkpoint thread for a PASSIVE checkpoint (fsyncs off the writer's path), again
+ * only after another CKPT_PAGES / 2 frames, so the thread is never kept spinning on a WAL it
+ * cannot reset while writes go on. The WAL restarts from the beginning only once a checkpoint
+ * has caught up completely; under continuous writes that needs the writer itself, so past
+ * CKPT_PAGES_MAX it checkpoints inline (cheap then: the thread has copied most frames). */
 static int wal_hook(void *arg, sqlite3 *wdb, const char *name, int pages) {
     sq_db *db = arg;
+    if (pages < db->ck_last)
+        db->ck_last = 0; /* the WAL was restarted */
     if (pages >= CKPT_PAGES_MAX) {
         sqlite3_wal_checkpoint_v2(wdb, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (pages >= CKPT_PAGES && !atomic_exchange(&db->ck_want, 1)) {
+        db->ck_last = 0;
+    } else if (pages >= CKPT_PAGES && pages >= db->ck_last + CKPT_PAGES / 2 &&
+               !atomic_exchange(&db->ck_want, 1)) {
+        db->ck_last = pages;
         pthread_mutex_lock(&db->ck_mu);
         pthread_cond_signal(&db->ck_cv);
         pthread_mutex_unlock(&db->ck_mu);
