@@ -113,7 +113,7 @@ typedef struct sq_db {
     pthread_cond_t ck_cv;
     atomic_int ck_want;
     int ck_stop;
-    int ck_last; /* WAL size at the last checkpoint request (under wconn_mu) */
+    int ck_last;           /* WAL size at the last checkpoint request (under wconn_mu) */
     pthread_mutex_t mu;    /* guards refs and the read pool */
     _Atomic(wreq *) inbox; /* pending writes, newest first (lock-free push) */
     atomic_int wstate;     /* 1 while the writer sleeps on it */
