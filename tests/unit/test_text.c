@@ -1,11 +1,13 @@
 /* test_text.c — the text module: Pattern-compatible tokens, sentiment and tags (checked
  * against Debian's python3-pattern on a generated corpus), readability, language id, the
  * analysis document, bad input and concurrent use. */
-#include <cmocka.h>
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h> /* after the four headers it needs */
+// clang-format on
 
 #include <math.h>
 #include <pthread.h>
@@ -14,8 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stepd/ai/llm.h>
 #include <stepd/ai/text.h>
+
 #include <stepd/step.h>
+
+#include "support/llm_fake_server.h"
 
 static const stepd_text *TX;
 
@@ -482,6 +488,42 @@ static void test_summary(void **state) {
     json_decref(s);
 }
 
+static void test_abstractive_summary_via_llm(void **state) {
+    (void)state;
+    NEED_DATA();
+    llm_fake_server *srv = llm_fake_start();
+    assert_non_null(srv);
+    const char *t = "The council approved the park budget on Monday. The park opens next year.";
+    json_t *ai = json_pack("{s:s,s:s,s:s,s:i,s:i}", "baseUrl", llm_fake_url(srv), "model", "m",
+                           "apiKey", "test", "maxRetries", 0, "backoffMs", 5);
+    stepd_llm_client *c = NULL;
+    assert_int_equal(stepd_llm_client_new(ai, &c, NULL), 0);
+    llm_fake_reply r = {.content = "Council approves park budget; park opens next year."};
+    llm_fake_push(srv, &r);
+    json_t *s = NULL;
+    assert_int_equal(stepd_text_summarize(TX, c, NULL, t, strlen(t), 1, &s), 0);
+    assert_string_equal(json_string_value(json_object_get(s, "method")), "abstractive");
+    assert_string_equal(json_string_value(json_object_get(s, "summary")),
+                        "Council approves park budget; park opens next year.");
+    json_t *body = llm_fake_last_body(srv);
+    char *dump = json_dumps(body, JSON_COMPACT);
+    assert_non_null(strstr(dump, "at most 1 sentences"));
+    assert_non_null(strstr(dump, "park budget on Monday"));
+    free(dump);
+    json_decref(body);
+    json_decref(s);
+    /* the server fails: the extractive summary, with the reason */
+    llm_fake_reply bad = {.status = 500, .body = "{\"error\":{\"message\":\"boom\"}}"};
+    llm_fake_push(srv, &bad);
+    assert_int_equal(stepd_text_summarize(TX, c, NULL, t, strlen(t), 1, &s), 0);
+    assert_string_equal(json_string_value(json_object_get(s, "method")), "extractive");
+    assert_non_null(strstr(json_string_value(json_object_get(s, "note")), "LLM summary failed"));
+    json_decref(s);
+    stepd_llm_client_free(c);
+    json_decref(ai);
+    llm_fake_stop(srv);
+}
+
 static void *worker(void *arg) {
     const char *t = arg;
     for (int i = 0; i < 20; i++) {
@@ -519,6 +561,7 @@ int main(void) {
         cmocka_unit_test(test_analysis_fields),
         cmocka_unit_test(test_entities),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_abstractive_summary_via_llm),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_threads),
     };
