@@ -6,8 +6,8 @@
  * at once, rises slowly while no one speaks) and opens a segment when two consecutive frames
  * are both loud (12 dB over the floor) and voiced (few zero crossings: white noise and hiss
  * cross zero on about half the samples, vowels far less), starting 300 ms earlier (pre-roll
- * ring). The segment closes after 400 ms below floor + 8 dB, or is cut at the first quiet
- * frame after 20 s (30 s at most), so the recogniser never holds more than one bounded
+ * ring). The segment closes after 300 ms below floor + 8 dB (a sentence pause), after 120 ms
+ * once it is longer than 10 s, and at 30 s at most, so the recogniser never holds more than one bounded
  * utterance. Samples stream straight into the recogniser; the only buffers are the pre-roll
  * ring and a 100 ms batch, so an hour of input costs what a minute does. Silence and noise
  * never reach the recogniser and give a "no speech" transcript.
@@ -99,8 +99,9 @@ void stepd_speech_thread_cleanup(void) {
 #define FRAME 160          /* 10 ms */
 #define PREROLL 30         /* frames kept before an onset */
 #define ONSET_FRAMES 2     /* consecutive loud voiced frames that open a segment */
-#define HANGOVER 40        /* quiet frames that close a segment */
-#define SOFT_MAX 2000      /* frames: after 20 s, cut at the first quiet frame */
+#define HANGOVER 30        /* quiet frames that close a segment */
+#define SOFT_MAX 1000      /* frames: after 10 s, a shorter pause closes the segment */
+#define SOFT_HANGOVER 12   /* quiet frames that close a segment longer than SOFT_MAX */
 #define HARD_MAX 3000      /* frames: 30 s, cut regardless */
 #define MIN_VOICED 8       /* voiced frames a segment needs before it is worth decoding */
 #define ONSET_DB 12.0
@@ -238,7 +239,7 @@ static void process_frame(stepd_speech_stream *s, const int16_t *f) {
         s->seg_voiced++;
     int active = db > s->floor_db + SUSTAIN_DB && db > ABS_MIN_DB - 5;
     s->quiet_run = active ? 0 : s->quiet_run + 1;
-    if (s->quiet_run >= HANGOVER || (s->seg_frames >= SOFT_MAX && !active) ||
+    if (s->quiet_run >= HANGOVER || (s->seg_frames >= SOFT_MAX && s->quiet_run >= SOFT_HANGOVER) ||
         s->seg_frames >= HARD_MAX)
         end_segment(s);
 }
