@@ -6,6 +6,7 @@
 #include "core/registry.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/schema.h"
 #include "lang/cstep.h"
+#include "lang/script.h"
 
 static char **dup_list(const char *const *l) {
     int n = 0;
@@ -256,6 +258,135 @@ static step_def *make_step(cmodule *m, cmodule **mods, int nmods, const registry
     return s;
 }
 
+/* ---- script steps (JS, Python): the config arrives as the JSON the worker reported ---- */
+
+/* A list of strings from a JSON array (or a lone string). Entries may be objects with a
+ * "topic" (Motia's {topic, label, conditional} emits). Returns NULL and sets *bad on a
+ * malformed entry. */
+static char **json_list(json_t *v, int *bad) {
+    if (!v || json_is_null(v))
+        return calloc(1, sizeof(char *));
+    json_t *arr = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        *bad = 1;
+        return NULL;
+    }
+    size_t n = json_array_size(arr);
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *t = json_is_string(e) ? json_string_value(e)
+                                          : json_string_value(json_object_get(e, "topic"));
+        if (!t || !*t) {
+            *bad = 1;
+            break;
+        }
+        if (!(out[i] = strdup(t)))
+            break;
+    }
+    json_decref(arr);
+    if (*bad) {
+        free_list(out);
+        return NULL;
+    }
+    return out;
+}
+
+static char *json_str(json_t *c, const char *key) {
+    const char *v = json_string_value(json_object_get(c, key));
+    return v ? strdup(v) : NULL;
+}
+
+static json_t *json_schema_of(json_t *c, const char *key, const char *f, errbuf *e) {
+    json_t *v = json_object_get(c, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_object(v)) {
+        add_err(e, "%s: %s must be a JSON Schema object (or a Zod schema)", f, key);
+        return NULL;
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_t *s = text ? load_schema(text, f, key, e) : NULL;
+    free(text);
+    return s;
+}
+
+static int json_setting(json_t *c, const char *key, int def) {
+    json_t *v = json_object_get(c, key);
+    return json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < INT32_MAX
+               ? (int)json_integer_value(v)
+               : def;
+}
+
+static step_def *make_script_step(const script_step *ss, const registry_defaults *d, errbuf *e) {
+    json_t *c = ss->config;
+    const char *f = ss->file;
+    int before = e->count, bad = 0;
+    step_def *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    const char *type = json_string_value(json_object_get(c, "type"));
+    s->file = strdup(f);
+    s->lang = ss->lang;
+    s->name = json_str(c, "name");
+    s->description = json_str(c, "description");
+    s->flows = json_list(json_object_get(c, "flows"), &bad);
+    s->emits = json_list(json_object_get(c, "emits"), &bad);
+    s->virtual_emits = json_list(json_object_get(c, "virtualEmits"), &bad);
+    s->subscribes = json_list(json_object_get(c, "subscribes"), &bad);
+    /* middleware runs in the worker; its names are kept for the flow view only */
+    s->middleware = json_list(json_object_get(c, "middleware"), &bad);
+    s->mw = calloc(1, sizeof(step_middleware_fn));
+    s->max_attempts = json_setting(c, "maxAttempts", d->max_attempts);
+    s->timeout_ms = json_setting(c, "timeoutMs", d->timeout_ms);
+    s->concurrency = json_setting(c, "concurrency", d->concurrency);
+    s->backoff_ms = json_setting(c, "backoffMs", d->backoff_ms);
+    if (!s->name || !s->name[0])
+        add_err(e, "%s: the step has no name (set config.name)", f);
+    if (bad)
+        add_err(e, "%s: flows/emits/virtualEmits/subscribes must be lists of non-empty names", f);
+    if (!type) {
+        add_err(e, "%s: config.type is missing (use 'api', 'event', 'cron' or 'noop')", f);
+    } else if (!strcmp(type, "api")) {
+        s->type = STEP_API;
+        s->method = json_str(c, "method");
+        s->path = json_str(c, "path");
+        const char *err = NULL;
+        if (!s->method || !s->path)
+            add_err(e, "%s: api step needs config.method and config.path", f);
+        else if (router_pattern_check(s->path, &err))
+            add_err(e, "%s: bad path \"%s\": %s", f, s->path, err);
+        for (char *m = s->method; m && *m; m++)
+            *m = (char)((*m >= 'a' && *m <= 'z') ? *m - 32 : *m);
+        s->api = script_api;
+        s->body_schema = json_schema_of(c, "bodySchema", f, e);
+    } else if (!strcmp(type, "event")) {
+        s->type = STEP_EVENT;
+        if (!s->subscribes || !s->subscribes[0])
+            add_err(e, "%s: event step subscribes to nothing (set config.subscribes)", f);
+        s->on_event = script_event;
+        s->input_schema = json_schema_of(c, "input", f, e);
+    } else if (!strcmp(type, "cron")) {
+        s->type = STEP_CRON;
+        s->cron_text = json_str(c, "cron");
+        const char *err = NULL;
+        if (cron_parse(s->cron_text, &s->cron, &err))
+            add_err(e, "%s: bad cron expression \"%s\": %s", f, s->cron_text ? s->cron_text : "",
+                    err);
+        s->on_cron = script_cron;
+    } else if (!strcmp(type, "noop")) {
+        s->type = STEP_NOOP;
+    } else {
+        add_err(e, "%s: unknown step type '%s' (use 'api', 'event', 'cron' or 'noop')", f, type);
+    }
+    if (e->count > before || !s->name || !s->file || !s->mw) {
+        step_def_free(s);
+        return NULL;
+    }
+    return s;
+}
+
 static int add_topic(registry *r, const char *topic, step_def *s) {
     topic_subs *t = NULL;
     for (int i = 0; i < r->ntopics; i++)
@@ -279,8 +410,33 @@ static int add_topic(registry *r, const char *topic, step_def *s) {
     return 0;
 }
 
-int registry_build(cmodule **mods, int nmods, const registry_defaults *defs, registry **out,
-                   char **errors) {
+static int registry_add(registry *r, step_def *s, errbuf *e) {
+    step_def *dup = registry_step(r, s->name);
+    if (dup) {
+        add_err(e, "%s: step name \"%s\" is already used by %s", s->file, s->name, dup->file);
+        step_def_free(s);
+        return -1;
+    }
+    r->steps[r->nsteps++] = s;
+    if (s->type == STEP_API) {
+        const char *err = NULL;
+        void *existing = NULL;
+        int rc = router_add(r->routes, s->method, s->path, s, &err, &existing);
+        if (rc == STEP_ECONFLICT)
+            add_err(e, "%s: duplicate route %s %s: also served by %s", s->file, s->method,
+                    s->path, ((step_def *)existing)->file);
+        else if (rc)
+            add_err(e, "%s: bad route %s %s: %s", s->file, s->method, s->path,
+                    err ? err : "out of memory");
+    }
+    for (int j = 0; s->type == STEP_EVENT && s->subscribes[j]; j++)
+        if (add_topic(r, s->subscribes[j], s))
+            add_err(e, "%s: out of memory", s->file);
+    return 0;
+}
+
+int registry_build(cmodule **mods, int nmods, const script_step *scripts, int nscripts,
+                   const registry_defaults *defs, registry **out, char **errors) {
     errbuf e = {0};
     *out = NULL;
     *errors = NULL;
@@ -290,7 +446,7 @@ int registry_build(cmodule **mods, int nmods, const registry_defaults *defs, reg
     atomic_init(&r->refs, 1);
     r->routes = router_new();
     r->mods = calloc((size_t)nmods + 1, sizeof(cmodule *));
-    r->steps = calloc((size_t)nmods + 1, sizeof(step_def *));
+    r->steps = calloc((size_t)nmods + (size_t)nscripts + 1, sizeof(step_def *));
     if (!r->routes || !r->mods || !r->steps) {
         registry_unref(r);
         return STEP_ENOMEM;
@@ -301,29 +457,13 @@ int registry_build(cmodule **mods, int nmods, const registry_defaults *defs, reg
         if (!mods[i]->config)
             continue; /* middleware-only file */
         step_def *s = make_step(mods[i], mods, nmods, defs, &e);
-        if (!s)
-            continue;
-        step_def *dup = registry_step(r, s->name);
-        if (dup) {
-            add_err(&e, "%s: step name \"%s\" is already used by %s", s->file, s->name, dup->file);
-            step_def_free(s);
-            continue;
-        }
-        r->steps[r->nsteps++] = s;
-        if (s->type == STEP_API) {
-            const char *err = NULL;
-            void *existing = NULL;
-            int rc = router_add(r->routes, s->method, s->path, s, &err, &existing);
-            if (rc == STEP_ECONFLICT)
-                add_err(&e, "%s: duplicate route %s %s: also served by %s", s->file, s->method,
-                        s->path, ((step_def *)existing)->file);
-            else if (rc)
-                add_err(&e, "%s: bad route %s %s: %s", s->file, s->method, s->path,
-                        err ? err : "out of memory");
-        }
-        for (int j = 0; s->type == STEP_EVENT && s->subscribes[j]; j++)
-            if (add_topic(r, s->subscribes[j], s))
-                add_err(&e, "%s: out of memory", s->file);
+        if (s)
+            registry_add(r, s, &e);
+    }
+    for (int i = 0; i < nscripts; i++) {
+        step_def *s = make_script_step(&scripts[i], defs, &e);
+        if (s)
+            registry_add(r, s, &e);
     }
     if (e.count) {
         *errors = e.text;

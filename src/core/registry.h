@@ -18,7 +18,9 @@
 
 typedef struct cmodule cmodule; /* a loaded C shared object (src/lang/cstep.h) */
 
-typedef enum step_lang { LANG_C = 0 } step_lang;
+typedef struct script_step script_step; /* a loaded JS/Python step (src/lang/script.h) */
+
+typedef enum step_lang { LANG_C = 0, LANG_JS, LANG_PYTHON } step_lang;
 
 typedef struct step_def {
     char *name;
@@ -71,12 +73,13 @@ typedef struct registry_defaults {
     int max_attempts, timeout_ms, concurrency, backoff_ms;
 } registry_defaults;
 
-/* Builds a registry from loaded modules (takes a reference to each). Validates every config:
- * type, name, unique names, path, method, duplicate routes, cron, subscribes, schemas,
- * middleware names. Returns 0, or STEP_ECONFIG with every problem listed in *errors
- * (one per line, each starting with the file name; caller frees). Warnings (topics nobody
- * subscribes to) are logged. */
-int registry_build(cmodule **mods, int nmods, const registry_defaults *defs, registry **out,
-                   char **errors);
+/* Builds a registry from loaded C modules (takes a reference to each) and script steps
+ * (configs as JSON, borrowed; their handlers are the trampolines of src/lang/script.h).
+ * Validates every config: type, name, unique names, path, method, duplicate routes, cron,
+ * subscribes, schemas, middleware names. Returns 0, or STEP_ECONFIG with every problem listed
+ * in *errors (one per line, each starting with the file name; caller frees). Warnings (topics
+ * nobody subscribes to) are logged. */
+int registry_build(cmodule **mods, int nmods, const script_step *scripts, int nscripts,
+                   const registry_defaults *defs, registry **out, char **errors);
 
 #endif

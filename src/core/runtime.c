@@ -493,14 +493,27 @@ static void free_modules(cmodule **mods, int n) {
 
 static int build_registry(runtime *rt, cmodule **old, int nold, registry **reg, cmodule ***mods,
                           int *nmods, char **errors) {
+    uint64_t sig = script_signature(rt->cfg->dir);
     int rc = load_modules(rt, old, nold, mods, nmods, errors);
     if (rc)
         return rc;
+    script_step *scripts = NULL;
+    int nscripts = 0;
+    rc = script_host_load(rt->scripts, &scripts, &nscripts, errors);
+    if (rc) {
+        free_modules(*mods, *nmods);
+        *mods = NULL;
+        *nmods = 0;
+        return rc;
+    }
     registry_defaults d = {.max_attempts = rt->cfg->max_attempts,
                            .timeout_ms = rt->cfg->timeout_ms,
                            .concurrency = rt->cfg->concurrency,
                            .backoff_ms = rt->cfg->backoff_ms};
-    rc = registry_build(*mods, *nmods, &d, reg, errors);
+    rc = registry_build(*mods, *nmods, scripts, nscripts, &d, reg, errors);
+    script_steps_free(scripts, nscripts);
+    if (!rc)
+        rt->script_sig = sig;
     if (rc) {
         free_modules(*mods, *nmods);
         *mods = NULL;
@@ -517,11 +530,12 @@ static void on_watch_timer(uv_timer_t *t) {
     char **files = NULL;
     int nfiles = 0;
     cstep_scan(rt->cfg->dir, &files, &nfiles);
-    int changed = nfiles != rt->nmods;
+    uint64_t script_sig = script_signature(rt->cfg->dir);
+    int changed = nfiles != rt->nmods || script_sig != rt->script_sig;
     for (int i = 0; !changed && i < nfiles; i++)
         changed = strcmp(files[i], rt->mods[i]->file) ||
                   cstep_hash(&rt->copts, files[i]) != rt->mods[i]->hash;
-    uint64_t sig = 1469598103934665603ULL;
+    uint64_t sig = 1469598103934665603ULL ^ script_sig;
     for (int i = 0; i < nfiles; i++) {
         uint64_t h = cstep_hash(&rt->copts, files[i]);
         sig = (sig ^ h) * 1099511628211ULL;
@@ -616,6 +630,9 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
             *err = NULL;
         return rc;
     }
+    rc = script_host_new(cfg, &rt->scripts, err);
+    if (rc)
+        return rc;
     rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err);
     if (rc)
         return rc;
@@ -715,6 +732,8 @@ void runtime_close(runtime *rt) {
     pool_free(rt->workers); /* runs what is queued */
     pool_free(rt->event_workers);
     rt->workers = rt->event_workers = NULL;
+    script_host_free(rt->scripts); /* after the pools: queued jobs may still call a worker */
+    rt->scripts = NULL;
     if (rt->loop) {
         crons_stop(rt);
         http_server_free(rt->http);

@@ -17,6 +17,7 @@
 #include "core/pool.h"
 #include "core/registry.h"
 #include "lang/cstep.h"
+#include "lang/script.h"
 #include "store/queue.h"
 #include "store/state.h"
 
@@ -46,6 +47,8 @@ struct runtime {
     registry *reg; /* current; take with runtime_registry() */
     cmodule **mods; /* modules of the current registry, by file (dev reload reuses them) */
     int nmods;
+    script_host *scripts; /* JS and Python worker pools */
+    uint64_t script_sig;  /* dev: signature of the JS/Python sources the registry was built from */
 
     /* dispatcher */
     pthread_t dispatcher;
