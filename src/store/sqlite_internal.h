@@ -151,6 +151,7 @@ int sq_prepare_writes(sq_db *db);  /* prepares db->ws on db->wdb */
 void *sq_writer_main(void *db);    /* the thread; returns when stopping and drained */
 void sq_writer_stop(sq_db *db);    /* asks it to drain and stop (then join it) */
 int sq_submit(sq_db *db, wreq *r); /* blocks until r's transaction committed or failed */
+int sq_writer_idle(sq_db *db);     /* nothing queued and the writer asleep: a hint */
 
 /* Drops one handle (state or queue); the last one closes the database. */
 void sq_db_unref(sq_db *db);

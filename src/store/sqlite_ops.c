@@ -217,9 +217,11 @@ static int sq_claim(queue *q, const char *step, int64_t now_ms, int64_t lease_ms
     *n = 0;
     if (max == 0)
         return 0;
-    /* Dispatchers poll: answer "nothing to claim" from a read connection, without a write
-     * transaction. Only a claim that can succeed goes to the writer (which re-checks). */
-    if (!claimable(DB_OF_QUEUE(q), step, now_ms))
+    /* Dispatchers poll: while the writer is busy, answer "nothing to claim" from a read
+     * connection instead of queueing behind it. Only a claim that can succeed goes to the
+     * writer (which re-checks). An idle writer means this thread commits directly, which is
+     * cheaper than the read (a read connection re-reads its pages after every commit). */
+    if (!sq_writer_idle(DB_OF_QUEUE(q)) && !claimable(DB_OF_QUEUE(q), step, now_ms))
         return 0;
     wreq r = {.op = OP_CLAIM, .step = step, .now_ms = now_ms, .lease_ms = lease_ms, .n = max};
     int err = sq_submit(DB_OF_QUEUE(q), &r);

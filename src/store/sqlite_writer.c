@@ -385,6 +385,10 @@ void *sq_writer_main(void *p) {
 }
 
 /* Hands r to the writer and blocks until its transaction has committed (or failed). */
+int sq_writer_idle(sq_db *db) {
+    return atomic_load(&db->wstate) == 1 && !atomic_load(&db->inbox);
+}
+
 int sq_submit(sq_db *db, wreq *r) {
     if (atomic_load(&db->stopping))
         return STEP_ECLOSED;
