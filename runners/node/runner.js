@@ -176,8 +176,8 @@ function zodFailure(r, what) {
   const issue = (r.error && r.error.issues && r.error.issues[0]) || {};
   const field = (issue.path || []).join('.');
   const message = issue.message || 'is invalid';
-  return { field, message,
-    error: field ? `${what}: '${field}' ${message}` : `${what}: ${message}` };
+  return { error: field ? `${what}: '${field}' ${message}` : `${what}: ${message}`,
+    field, message };
 }
 
 async function invoke(msg) {

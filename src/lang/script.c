@@ -467,10 +467,11 @@ static int run(step_ctx *ctx, const char *kind, json_t *data /* stolen */, json_
     if (rc) {
         const char *m = json_string_value(json_object_get(err, "message"));
         const char *stack = json_string_value(json_object_get(err, "stack"));
-        json_t *f = json_pack("{s:s, s:s, s:s?}", "error", m ? m : step_strerror(rc), "file",
-                              s->file, "stack", stack);
-        step_log(ctx, STEP_LOG_ERROR,
-                 rc == STEP_EFAILED ? "handler threw an error" : "worker failed", f);
+        json_t *f = json_pack("{s:s, s:s}", "error", m ? m : step_strerror(rc), "file", s->file);
+        if (f && stack)
+            json_object_set_new(f, "stack", json_string(stack));
+        /* a handler error carries a stack; a dead or hung worker does not */
+        step_log(ctx, STEP_LOG_ERROR, stack ? "handler threw an error" : "worker failed", f);
         json_decref(f);
         json_decref(err);
     }

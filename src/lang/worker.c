@@ -563,7 +563,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
         }
         if (inv.failed) {
             *error = error_obj(inv.why);
-            rc = STEP_EIO;
+            rc = STEP_EFAILED;
             break;
         }
         if (pthread_cond_timedwait(&inv.cv, &w->mu, &dl) == ETIMEDOUT && inv.qhead == inv.qlen &&

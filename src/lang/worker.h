@@ -82,8 +82,8 @@ typedef int (*worker_serve_fn)(void *arg, const worker_msg *m, json_t **value, c
 /* Sends `msg` (an object with "t":"invoke" and the invocation fields; borrowed: this sets its
  * "id") and waits for its result, calling serve() for its back-calls. On "ok":true returns 0
  * with *value (new reference). On a handler error returns STEP_EFAILED with *error set to the
- * worker's error object (new reference: {"message","stack"}). On a dead, hung (timeout_ms) or
- * garbling worker returns STEP_EIO / STEP_ETIMEDOUT with *error {"message"}. */
+ * worker's error object (new reference: {"message","stack"}); on a dead or garbling worker also
+ * STEP_EFAILED with *error {"message"}; on a hung one (past timeout_ms, killed) STEP_ETIMEOUT. */
 int worker_invoke(worker_pool *p, json_t *msg, int timeout_ms, worker_serve_fn serve, void *arg,
                   json_t **value, json_t **error);
 
