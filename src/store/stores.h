@@ -4,7 +4,8 @@
  * The SQLite adapter keeps state and queue in one database file (WAL mode) and funnels
  * every write through one writer thread that commits in batches ("group commit"): callers
  * block until the transaction holding their write has committed, so many concurrent
- * writers share one commit instead of paying one each.
+ * writers share one commit instead of paying one each (a lone writer, with nothing queued,
+ * commits on its own thread). See docs/store.md.
  */
 #ifndef STEPD_STORE_STORES_H
 #define STEPD_STORE_STORES_H
