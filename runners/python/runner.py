@@ -7,12 +7,13 @@ Standard library only.
     python3 runner.py        (started by stepd; working directory = the project)
 """
 import asyncio
-import importlib.util
+import importlib
 import inspect
 import json
 import os
 import sys
 import traceback
+import types
 
 # The protocol owns fd 1; anything else that writes to stdout (print, C extensions) lands on
 # stderr.
@@ -99,6 +100,13 @@ def _error_line(e, path):
 def _load(files):
     global _steps, _generation
     _generation += 1
+    # a reload must see the new code of the project's own helper modules
+    root = os.getcwd() + os.sep
+    for mname, m in list(sys.modules.items()):
+        f = getattr(m, "__file__", None) or ""
+        if f.startswith(root) and "site-packages" not in f and os.sep + "." not in f[len(root):]:
+            del sys.modules[mname]
+    importlib.invalidate_caches()
     nxt, out, errors = {}, [], []
     for path in files:
         d = os.path.dirname(path)
@@ -106,10 +114,14 @@ def _load(files):
             sys.path.insert(0, d)
         name = "stepd_step_%d_%s" % (_generation, os.path.basename(path).replace(".", "_"))
         try:
-            spec = importlib.util.spec_from_file_location(name, path)
-            mod = importlib.util.module_from_spec(spec)
+            # compiled from source every time: a cached .pyc of a same-size edit made within
+            # the same second would otherwise be reused
+            mod = types.ModuleType(name)
+            mod.__file__ = path
             sys.modules[name] = mod
-            spec.loader.exec_module(mod)
+            with open(path, "rb") as f:
+                code = compile(f.read(), path, "exec", dont_inherit=True)
+            exec(code, mod.__dict__)
             c = getattr(mod, "config", None)
             if not isinstance(c, dict):
                 errors.append({"file": path, "line": 0, "message": "the module has no `config` dict"})

@@ -325,7 +325,7 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
     char *all = NULL;
     size_t all_len = 0;
     script_step *out = NULL;
-    int nout = 0, rc = 0;
+    int nout = 0, rc = 0, failed = 0;
     for (int li = 0; li < NLANG; li++) {
         size_t nf = json_array_size(files[li]);
         /* a pool that served steps is told to drop them when the last one is deleted */
@@ -337,7 +337,7 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
             (rc = worker_pool_load(h->pools[li], files[li], h->load_timeout_ms, &loaded, &err))) {
             append(&all, &all_len, err ? err : "cannot start the worker");
             free(err);
-            rc = STEP_ECOMPILE;
+            failed = 1;
             continue;
         }
         size_t i;
@@ -354,7 +354,7 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
                 snprintf(text, sizeof(text), "%s: %s", rel_of(h, file ? file : "?"),
                          msg ? msg : "cannot load");
             append(&all, &all_len, text);
-            rc = STEP_ECOMPILE;
+            failed = 1;
         }
         json_t *s;
         json_t *list = json_object_get(loaded, "steps");
@@ -380,7 +380,7 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
     }
     json_decref(files[0]);
     json_decref(files[1]);
-    if (rc) {
+    if (rc || failed) {
         script_steps_free(out, nout);
         *errors = all;
         return rc == STEP_ENOMEM ? rc : STEP_ECOMPILE;
