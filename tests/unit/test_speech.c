@@ -765,6 +765,37 @@ static void test_multipart_upload(void **state) {
     free(err);
 }
 
+
+static void test_json_entry_point(void **state) {
+    (void)state;
+    char path[] = "/tmp/stepd-speech-json-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    json_t *out = NULL, *p = json_pack("{s:s,s:s,s:s,s:f}", "text", "Call me back tomorrow.",
+                                       "output", path, "voice", "awb", "rate", 1.1);
+    char *err = NULL;
+    assert_int_equal(stepd_speech_json("speak", p, &out, &err), 0);
+    assert_true(json_real_value(json_object_get(out, "durationSec")) > 1.0);
+    assert_string_equal(json_string_value(json_object_get(out, "engine")), "flite");
+    json_decref(out);
+    json_decref(p);
+    p = json_pack("{s:s}", "file", path);
+    assert_int_equal(stepd_speech_json("transcribe", p, &out, &err), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(out, "text")), "tomorrow"));
+    json_decref(out);
+    json_decref(p);
+    p = json_pack("{s:i}", "text", 5);
+    assert_int_equal(stepd_speech_json("speak", p, &out, &err), STEP_EINVAL);
+    assert_non_null(strstr(err, "\"text\""));
+    free(err);
+    json_decref(p);
+    assert_int_equal(stepd_speech_json("dance", NULL, &out, &err), STEP_ENOTFOUND);
+    assert_non_null(strstr(err, "dance"));
+    free(err);
+    remove(path);
+}
+
 static int teardown_all(void **state) {
     (void)state;
     free(collected);
@@ -791,6 +822,7 @@ int main(void) {
         cmocka_unit_test(test_hour_long_stream_bounded),
         cmocka_unit_test(test_threads_get_their_own_decoder),
         cmocka_unit_test(test_stream_api_and_json),
+        cmocka_unit_test(test_json_entry_point),
         cmocka_unit_test(test_http_range),
         cmocka_unit_test(test_sniff_and_content_type),
         cmocka_unit_test(test_multipart_upload),

@@ -188,6 +188,17 @@ int stepd_speech_multipart_file(const char *content_type, const void *body, size
                                 const char *field, const unsigned char **part, size_t *part_len,
                                 char **part_type, char **filename, char **err);
 
+/* ---- JSON entry point (ctx.ai.* calls from JS/Python steps, stepd_speech_json) ----------- */
+
+/* Runs one speech operation described in JSON; *out is a new reference.
+ *   "speak":      {"text", "output": path of the WAV to write, "voice"?, "engine"?,
+ *                  "language"?, "rate"?, "pitch"?} -> {"file","engine","sampleRate","samples",
+ *                  "durationSec"}
+ *   "transcribe": {"file": path} -> the transcript JSON (stepd_speech_transcript_json)
+ *   "voices":     {} -> the stepd_speech_voices() array
+ * Missing or mistyped fields are STEP_EINVAL with the field named in *err. */
+int stepd_speech_json(const char *op, json_t *params, json_t **out, char **err);
+
 #ifdef __cplusplus
 }
 #endif
