@@ -65,6 +65,9 @@ int ai_recommend_index_create(const stepd_recommend_options *opts, stepd_recomme
     size_t nf = 0;
     while (src[nf])
         nf++;
+    if (nf == 0 || nf > 64)
+        return ai_recommend_fail(err, STEP_EINVAL,
+                                 "recommend: %zu text fields given (1 to 64 are supported)", nf);
     idx->fields = calloc(nf + 1, sizeof(char *));
     if (!idx->fields)
         goto nomem;
@@ -213,6 +216,7 @@ typedef struct build_item {
     char *id;
     uint32_t *tc;
     uint32_t nnz;
+    ai_recommend_meta meta; /* category, tags, price: read by the worker too */
 } build_item;
 
 typedef struct build_worker {
@@ -267,6 +271,29 @@ static int collect_term(void *ud, const char *term, size_t len) {
     return 0;
 }
 
+static void meta_from_product(const json_t *p, ai_recommend_meta *m) {
+    memset(m, 0, sizeof(*m));
+    m->price = NAN;
+    const json_t *c = json_object_get(p, "category");
+    if (json_is_array(c))
+        c = json_array_get(c, 0);
+    if (json_is_string(c))
+        m->category = strdup(json_string_value(c));
+    const json_t *tags = json_object_get(p, "tags");
+    if (json_is_array(tags) && json_array_size(tags)) {
+        m->tags = calloc(json_array_size(tags), sizeof(char *));
+        size_t i;
+        const json_t *t;
+        json_array_foreach(tags, i, t) {
+            if (m->tags && json_is_string(t) && (m->tags[m->ntags] = strdup(json_string_value(t))))
+                m->ntags++;
+        }
+    }
+    const json_t *price = json_object_get(p, "price");
+    if (json_is_number(price))
+        m->price = json_number_value(price);
+}
+
 static void *build_run(void *arg) {
     build_worker *w = arg;
     ai_recommend_tokbuf tb = {0};
@@ -305,33 +332,11 @@ static void *build_run(void *arg) {
             it->tc[nnz + j] = w->count[w->terms[j]];
         }
         it->nnz = nnz;
+        meta_from_product(it->product, &it->meta);
     }
     ai_recommend_tokbuf_free(&tb);
     free(text);
     return NULL;
-}
-
-static void meta_from_product(const json_t *p, ai_recommend_meta *m) {
-    memset(m, 0, sizeof(*m));
-    m->price = NAN;
-    const json_t *c = json_object_get(p, "category");
-    if (json_is_array(c))
-        c = json_array_get(c, 0);
-    if (json_is_string(c))
-        m->category = strdup(json_string_value(c));
-    const json_t *tags = json_object_get(p, "tags");
-    if (json_is_array(tags) && json_array_size(tags)) {
-        m->tags = calloc(json_array_size(tags), sizeof(char *));
-        size_t i;
-        const json_t *t;
-        json_array_foreach(tags, i, t) {
-            if (m->tags && json_is_string(t) && (m->tags[m->ntags] = strdup(json_string_value(t))))
-                m->ntags++;
-        }
-    }
-    const json_t *price = json_object_get(p, "price");
-    if (json_is_number(price))
-        m->price = json_number_value(price);
 }
 
 /* Analyses items (on threads when there are many), then merges the local vocabularies and
@@ -393,13 +398,10 @@ static int build_items(stepd_recommend_index *idx, build_item *items, size_t n, 
             build_item *it = &items[i];
             for (uint32_t j = 0; j < it->nnz; j++)
                 it->tc[j] = map[it->tc[j]];
-            ai_recommend_meta meta;
-            if (it->product)
-                meta_from_product(it->product, &meta);
-            else
-                meta_from_product(NULL, &meta);
-            rc = ai_recommend_index_set_doc(idx, it->id, strlen(it->id), it->tc, it->nnz, &meta);
+            rc = ai_recommend_index_set_doc(idx, it->id, strlen(it->id), it->tc, it->nnz,
+                                            &it->meta);
             it->tc = NULL;
+            memset(&it->meta, 0, sizeof(it->meta));
         }
         free(map);
     }
@@ -417,6 +419,7 @@ out:
     for (size_t i = 0; i < n; i++) {
         free(items[i].tc);
         free(items[i].id);
+        ai_recommend_meta_free(&items[i].meta);
     }
     if (rc == STEP_EINVAL)
         return ai_recommend_fail(err, rc, "recommend: a product's text is too large (> 2 GB)");
@@ -442,7 +445,7 @@ int stepd_recommend_index_add_products(stepd_recommend_index *idx, const json_t 
             free(items);
             return ai_recommend_fail(err, STEP_EINVAL,
                                      "recommend: product #%zu has no usable \"id\" (a non-empty "
-                                     "string or an integer is required)",
+                                     "string of at most 1023 bytes, or an integer)",
                                      i);
         }
         items[i].product = p;

@@ -186,9 +186,19 @@ int ai_recommend_product_text(const json_t *product, char *const *fields, char *
     *len = 0;
     if (buf_append(buf, cap, len, "", 0))
         return STEP_ENOMEM;
+    /* One walk over the product's keys finds every field (cheaper than a hash lookup per
+     * field for small objects); the text is then assembled in field order. */
+    const json_t *vals[64] = {0};
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)product, key, val) {
+        for (size_t f = 0; f < 64 && fields[f]; f++)
+            if (!vals[f] && key[0] == fields[f][0] && !strcmp(key, fields[f]))
+                vals[f] = val;
+    }
     int first = 1;
-    for (size_t f = 0; fields[f]; f++) {
-        const json_t *v = json_object_get(product, fields[f]);
+    for (size_t f = 0; f < 64 && fields[f]; f++) {
+        const json_t *v = vals[f];
         if (json_is_string(v)) {
             if ((!first && buf_append(buf, cap, len, "\n", 1)) ||
                 buf_append(buf, cap, len, json_string_value(v), json_string_length(v)))
