@@ -37,6 +37,9 @@ enum {
     C_ORG_HEAD = 64,
     C_MAGNITUDE = 128,
     C_NUMWORD = 256,
+    C_LOC_SUFFIX = 512,
+    C_PERSON_BEFORE = 1024,
+    C_PERSON_AFTER = 2048,
 };
 
 struct text_gazetteer {
@@ -191,6 +194,19 @@ static const char *const ORG_SUFFIX[] = {
 static const char *const ORG_HEAD[] = {
     "university", "bank",   "ministry", "department", "institute", "college",    "school",
     "museum",     "church", "house",    "office",     "board",     "federation", "league"};
+static const char *const LOC_SUFFIX[] = {
+    "tower",     "bridge",   "street",    "st.",    "avenue", "ave.",   "road",      "park",
+    "river",     "mountain", "mountains", "lake",   "ocean",  "sea",    "island",    "islands",
+    "airport",   "station",  "square",    "valley", "hill",   "hills",  "beach",     "bay",
+    "canyon",    "desert",   "forest",    "falls",  "palace", "castle", "cathedral", "stadium",
+    "boulevard", "coast",    "peninsula", "gulf",   "strait"};
+/* a lone capitalised word right after these is taken for a person ("met John") */
+static const char *const PERSON_BEFORE[] = {"met",    "told",    "asked",   "thanked", "mr",
+                                            "mrs",    "called",  "dear",    "hi",      "hello",
+                                            "thanks", "married", "visited", "said"};
+/* ... or right before these ("John said") */
+static const char *const PERSON_AFTER[] = {"said",   "says",     "told",    "asked",     "wrote",
+                                           "thinks", "believes", "replied", "explained", "added"};
 static const char *const MAGNITUDE[] = {"thousand", "million", "billion", "trillion",
                                         "k",        "m",       "bn"};
 
@@ -320,9 +336,16 @@ static int load_cues(text_gazetteer *g) {
         uintptr_t bit;
     } L[] = {
 #define CUE(arr, bit) {arr, sizeof(arr) / sizeof(arr[0]), bit}
-        CUE(MONTHS, C_MONTH),          CUE(WEEKDAYS, C_WEEKDAY),  CUE(TITLES, C_TITLE),
-        CUE(ORG_SUFFIX, C_ORG_SUFFIX), CUE(ORG_HEAD, C_ORG_HEAD), CUE(MAGNITUDE, C_MAGNITUDE),
+        CUE(MONTHS, C_MONTH),
+        CUE(WEEKDAYS, C_WEEKDAY),
+        CUE(TITLES, C_TITLE),
+        CUE(ORG_SUFFIX, C_ORG_SUFFIX),
+        CUE(ORG_HEAD, C_ORG_HEAD),
+        CUE(MAGNITUDE, C_MAGNITUDE),
         CUE(NUMWORDS, C_NUMWORD),
+        CUE(LOC_SUFFIX, C_LOC_SUFFIX),
+        CUE(PERSON_BEFORE, C_PERSON_BEFORE),
+        CUE(PERSON_AFTER, C_PERSON_AFTER),
 #undef CUE
     };
     for (size_t l = 0; l < sizeof(L) / sizeof(L[0]); l++)
@@ -477,6 +500,13 @@ static const char *classify_run(const text_gazetteer *g, const text_doc *d, size
     }
     if (a == b && is_acronym(w0))
         return "ORG";
+    if (b > a && (kind[b] & C_LOC_SUFFIX))
+        return "LOC";
+    if (a == b && a > sent_first && b + 1 < d->toks.ntok && is_capitalized(w0) &&
+        ((kind[a - 1] & C_PERSON_BEFORE) || (kind[b + 1] & C_PERSON_AFTER)))
+        return "PERSON";
+    if (a == b && a == sent_first && b + 1 < d->toks.ntok && (kind[b + 1] & C_PERSON_AFTER))
+        return "PERSON";
     if (b > a && b - a <= 2) {
         for (size_t i = a; i <= b; i++)
             if (!is_capitalized(toks_at(&d->toks, i)) || is_acronym(toks_at(&d->toks, i)))

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <stepd/step.h>
 
@@ -107,6 +108,10 @@ static int word_ok(const char *w) {
 
 /* words that can be part of a key phrase: not URLs, e-mail addresses or handles */
 static int phrase_word_ok(const char *w) {
+    static const char *const TIME_WORDS[] = {"yesterday", "today", "tomorrow", "tonight"};
+    for (size_t i = 0; i < sizeof(TIME_WORDS) / sizeof(TIME_WORDS[0]); i++)
+        if (!strcasecmp(w, TIME_WORDS[i]))
+            return 0;
     return word_ok(w) && !strchr(w, '@') && !strstr(w, "://") && strncmp(w, "www.", 4) &&
            w[0] != '#';
 }

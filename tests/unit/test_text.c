@@ -385,7 +385,8 @@ static void test_entities(void **state) {
         "Apple Inc. opened a store in Paris on January 5, 2024. Tim Cook said sales rose 10% "
         "to $999 million. Mail press@apple.com, visit https://apple.com or call "
         "+1 (555) 123-4567 before 10:30 pm on Friday. Mr. Smith flew from New York to Berlin "
-        "with 3 friends and EUR 20. The University of Oxford and Bank of America met in 1999.";
+        "with 3 friends and EUR 20. The University of Oxford and Bank of America met in 1999. "
+        "I met John near the Eiffel Tower.";
     json_t *a = analyze(t, strlen(t));
     json_t *ents = json_object_get(a, "entities");
     static const char *const want[][2] = {
