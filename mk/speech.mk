@@ -7,4 +7,4 @@ PKGS += espeak-ng libavformat libavcodec libswresample libavutil
 EXTRA_LDLIBS += $(shell pkg-config --libs pocketsphinx) \
                 -lflite_cmu_us_slt -lflite_cmu_us_rms -lflite_cmu_us_awb -lflite_cmu_us_kal16 \
                 -lflite_usenglish -lflite_cmulex -lflite
-$(BUILD)/src/ai/speech_asr_ps.o: CFLAGS += $(shell pkg-config --cflags pocketsphinx)
+%/speech_asr_ps.o: CFLAGS += $(shell pkg-config --cflags pocketsphinx)
