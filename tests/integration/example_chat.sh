@@ -18,7 +18,29 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 expect "$out" '200 *"userId":"ann"*"status":"completed"*' "completed record"
-expect "$out" '*"response":"You said: hello there"*' "reply"
+expect "$out" '*"response":"You said: hello there (no model configured*' "stand-in reply without a model"
 expect "$(http GET "/ai/chat/$id" "" -H 'authorization: Bearer demo-bob')" '404 *' "other users cannot read it"
 stop_server TERM
+
+# with a model: the fake OpenAI-compatible server (echoes the user's message)
+fake="$STEPD_ROOT/${BUILD:-build}/tests/test_llm"
+[ -x "$fake" ] || fail "fake LLM server not built ($fake)"
+"$fake" --serve >"$TMP/fake.port" &
+FAKE=$!
+BG+=("$FAKE")
+for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.1; done
+OPENAI_BASE_URL="http://127.0.0.1:$(head -n1 "$TMP/fake.port")/v1" OPENAI_MODEL=fake-model \
+    start_server "$dir" start
+out=$(http POST /ai/chat '{"message":"what is stepd"}' -H 'authorization: Bearer demo-ann')
+id=$(echo "$out" | sed 's/.*"chatId":"\([0-9a-f]*\)".*/\1/')
+for _ in $(seq 100); do
+    out=$(http GET "/ai/chat/$id" "" -H 'authorization: Bearer demo-ann')
+    case "$out" in *completed*|*failed*) break ;; esac
+    sleep 0.1
+done
+expect "$out" '200 *"status":"completed"*' "completed by the model"
+contains "$out" '"response":"Echo: what is stepd"' "the model's reply"
+stop_server TERM
+kill "$FAKE" 2>/dev/null
+wait "$FAKE" 2>/dev/null
 echo "chat example ok"

@@ -7,8 +7,10 @@ STEPD_BIN=${STEPD_BIN:-$STEPD_ROOT/build/stepd}
 export STEPD_INCLUDE="$STEPD_ROOT/include"
 TMP=$(mktemp -d)
 PID=""
+BG=() # other background processes a test starts (killed at exit)
 cleanup() {
     if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -9 "$PID" 2>/dev/null; fi
+    for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
