@@ -25,6 +25,29 @@ done
 expect "$dlq" '*"step":"JobsWorker"*"attempts":3*"error":"handler returned -1*' "dead-lettered after 3 attempts"
 expect "$(http GET /jobs/j3)" '404 *' "not processed"
 
+# per-step concurrency 1: five 100 ms runs never overlap
+for i in 1 2 3 4 5; do "$STEPD_BIN" emit slow.run "{\"id\":\"c$i\",\"sleepMs\":100}" --port "$PORT" >/dev/null; done
+for _ in $(seq 100); do
+    n=$("$STEPD_BIN" state get slow --port "$PORT" | grep -o '"c[0-9]"' | sort -u | wc -l)
+    [ "$n" = 5 ] && break
+    sleep 0.1
+done
+[ "$n" = 5 ] || fail "slow runs did not all finish"
+"$STEPD_BIN" state get slow --port "$PORT" | /usr/bin/python3 -c '
+import json, sys
+runs = sorted((v["start"], v["end"]) for v in json.load(sys.stdin).values())
+for (s1, e1), (s2, e2) in zip(runs, runs[1:]):
+    assert s2 >= e1, "runs overlap: concurrency limit broken: %r" % runs
+' || fail "concurrency limit of 1 not honoured"
+
+# timeout: a 1 s run in a step with a 300 ms timeout fails each attempt, then dead-letters
+"$STEPD_BIN" emit slow.run '{"id":"t1","sleepMs":1000}' --port "$PORT" >/dev/null
+for _ in $(seq 60); do
+    dlq=$("$STEPD_BIN" dlq list --port "$PORT")
+    case "$dlq" in *'"t1"'*) break ;; esac
+    sleep 0.1
+done
+contains "$dlq" 'timed out after 300 ms' "timeout recorded as the failure"
 stop_server TERM
 # list and replay also work with the server stopped (straight from the store)
 expect "$("$STEPD_BIN" dlq list --dir "$dir" --port 1)" '*"j3"*' "dlq list offline"
