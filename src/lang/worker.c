@@ -166,6 +166,8 @@ typedef struct wproc {
     pid_t pid;
     int in_fd, out_fd;
     int alive;
+    int killed;             /* we killed it; the reader has not noticed yet */
+    pthread_cond_t dead_cv; /* signalled when the reader marks the process dead */
     int reader_started;
     pthread_t reader;
     invocation *inv;
@@ -335,6 +337,7 @@ static void *reader_main(void *arg) {
     atomic_fetch_add(&p->died, 1);
     pthread_mutex_lock(&w->mu);
     w->alive = 0;
+    pthread_cond_broadcast(&w->dead_cv);
     int quick = now_ms() - w->spawned_ms < 1000;
     w->quick_deaths = quick ? w->quick_deaths + 1 : 0;
     int busy = w->inflight;
@@ -420,6 +423,7 @@ static int proc_start(wproc *w, char *err, size_t errlen) {
     w->out_fd = out[0];
     w->pid = pid;
     w->alive = 1;
+    w->killed = 0;
     w->spawned_ms = now_ms();
     atomic_fetch_add(&p->spawned, 1);
     if (pthread_create(&w->reader, NULL, reader_main, w)) {
@@ -484,6 +488,9 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
     atomic_fetch_add(&p->invocations, 1);
     int rc = 0;
     pthread_mutex_lock(&w->mu);
+    /* a process we just killed takes nothing new: wait for its reader to bury it */
+    while (w->alive && w->killed)
+        pthread_cond_wait(&w->dead_cv, &w->mu);
     if (!w->alive) {
         char err[512];
         rc = proc_start(w, err, sizeof(err));
@@ -580,6 +587,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
                           f);
                 json_decref(f);
                 kill(pid, SIGKILL);
+                w->killed = 1;
             }
             break;
         }
@@ -689,6 +697,7 @@ int worker_pool_new(const worker_pool_opts *o, worker_pool **out) {
         w->in_fd = w->out_fd = -1;
         pthread_mutex_init(&w->mu, NULL);
         pthread_mutex_init(&w->wmu, NULL);
+        pthread_cond_init(&w->dead_cv, NULL);
     }
     *out = p;
     return 0;
@@ -716,6 +725,7 @@ void worker_pool_free(worker_pool *p) {
             pthread_join(w->reader, NULL);
         pthread_mutex_destroy(&w->mu);
         pthread_mutex_destroy(&w->wmu);
+        pthread_cond_destroy(&w->dead_cv);
     }
     for (int i = 0; p->argv && p->argv[i]; i++)
         free(p->argv[i]);
