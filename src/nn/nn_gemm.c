@@ -1,0 +1,351 @@
+/*
+ * nn_gemm.c — the matrix products every heavy op reduces to, and the worker threads that
+ * split them. nn_sgemm: float C = A·B with an AVX2+FMA register-blocked kernel (4 rows x 16
+ * columns of C in registers) chosen at run time, and a plain loop the compiler vectorises
+ * otherwise. nn_qgemm: uint8 x uint8/int8 -> int32 with zero points, exact (integer) so any
+ * order of summation gives onnxruntime's result; it uses
+ *   sum_k (a-za)(b-zb) = sum_k (a-za) b - zb sum_k (a-za)
+ * so B is read as stored and never converted.
+ * Threads: one process-wide pool of workers started on first use; a call splits its rows
+ * (or columns when there is one row) into contiguous ranges, the calling thread takes one.
+ * Concurrent callers do not queue behind each other: if the pool is busy, the work runs on
+ * the caller's thread.
+ */
+#include "nn/nn_internal.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NN_X86 1
+#endif
+
+/* ---- worker pool -------------------------------------------------------------------------- */
+#define MAX_WORKERS 15
+
+static struct {
+    pthread_mutex_t busy; /* held by the caller that owns the pool for one job */
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    int started, nworkers;
+    unsigned gen;
+    int pending;
+    void (*fn)(void *, int64_t, int64_t);
+    void *arg;
+    int64_t n;
+    int parts;
+} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+       PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
+
+static unsigned start_gen[MAX_WORKERS + 1];
+
+static void *worker(void *idx) {
+    int me = (int)(intptr_t)idx; /* 1..nworkers; part 0 is the caller's */
+    pthread_mutex_lock(&P.mu);
+    unsigned seen = start_gen[me]; /* jobs before this worker existed are not its own */
+    for (;;) {
+        while (P.gen == seen)
+            pthread_cond_wait(&P.go, &P.mu);
+        seen = P.gen;
+        int parts = P.parts;
+        void (*fn)(void *, int64_t, int64_t) = P.fn;
+        void *arg = P.arg;
+        int64_t n = P.n;
+        pthread_mutex_unlock(&P.mu);
+        if (me < parts)
+            fn(arg, n * me / parts, n * (me + 1) / parts);
+        pthread_mutex_lock(&P.mu);
+        if (--P.pending == 0)
+            pthread_cond_signal(&P.done);
+    }
+    return NULL;
+}
+
+static int ensure_workers(int want) {
+    if (want > MAX_WORKERS)
+        want = MAX_WORKERS;
+    while (P.nworkers < want) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_mutex_lock(&P.mu);
+        start_gen[P.nworkers + 1] = P.gen;
+        int rc = pthread_create(&t, &at, worker, (void *)(intptr_t)(P.nworkers + 1));
+        if (rc == 0)
+            P.nworkers++;
+        pthread_mutex_unlock(&P.mu);
+        pthread_attr_destroy(&at);
+        if (rc != 0)
+            break;
+    }
+    return P.nworkers;
+}
+
+void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int64_t i1), void *arg) {
+    if (nthreads <= 1 || n < 2 || pthread_mutex_trylock(&P.busy) != 0) {
+        fn(arg, 0, n);
+        return;
+    }
+    int parts = nthreads > n ? (int)n : nthreads;
+    int have = ensure_workers(parts - 1);
+    if (parts > have + 1)
+        parts = have + 1;
+    pthread_mutex_lock(&P.mu);
+    P.fn = fn;
+    P.arg = arg;
+    P.n = n;
+    P.parts = parts;
+    P.pending = P.nworkers;
+    P.gen++;
+    pthread_cond_broadcast(&P.go);
+    pthread_mutex_unlock(&P.mu);
+    fn(arg, 0, n / parts);
+    pthread_mutex_lock(&P.mu);
+    while (P.pending > 0)
+        pthread_cond_wait(&P.done, &P.mu);
+    pthread_mutex_unlock(&P.mu);
+    pthread_mutex_unlock(&P.busy);
+}
+
+/* ---- float ------------------------------------------------------------------------------------ */
+typedef struct sg {
+    int64_t M, N, K, lda, ldb, ldc;
+    const float *A, *B;
+    float *C;
+    int acc, by_cols;
+} sg;
+
+static void sgemm_plain(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    for (int64_t i = m0; i < m1; i++) {
+        float *c = g->C + i * g->ldc;
+        if (!g->acc)
+            for (int64_t j = n0; j < n1; j++)
+                c[j] = 0;
+        const float *a = g->A + i * g->lda;
+        for (int64_t k = 0; k < g->K; k++) {
+            float av = a[k];
+            const float *b = g->B + k * g->ldb;
+            for (int64_t j = n0; j < n1; j++)
+                c[j] += av * b[j];
+        }
+    }
+}
+
+#ifdef NN_X86
+__attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t m0, int64_t m1,
+                                                           int64_t n0, int64_t n1) {
+    const int64_t K = g->K, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) {
+        const float *a0 = g->A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        int64_t j = n0;
+        for (; j + 16 <= n1; j += 16) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00;
+            const float *b = g->B + j;
+            for (int64_t k = 0; k < K; k++, b += ldb) {
+                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+                __m256 x = _mm256_broadcast_ss(a0 + k);
+                c00 = _mm256_fmadd_ps(x, b0, c00);
+                c01 = _mm256_fmadd_ps(x, b1, c01);
+                x = _mm256_broadcast_ss(a1 + k);
+                c10 = _mm256_fmadd_ps(x, b0, c10);
+                c11 = _mm256_fmadd_ps(x, b1, c11);
+                x = _mm256_broadcast_ss(a2 + k);
+                c20 = _mm256_fmadd_ps(x, b0, c20);
+                c21 = _mm256_fmadd_ps(x, b1, c21);
+                x = _mm256_broadcast_ss(a3 + k);
+                c30 = _mm256_fmadd_ps(x, b0, c30);
+                c31 = _mm256_fmadd_ps(x, b1, c31);
+            }
+            float *c = g->C + i * ldc + j;
+            if (g->acc) {
+                c00 = _mm256_add_ps(c00, _mm256_loadu_ps(c));
+                c01 = _mm256_add_ps(c01, _mm256_loadu_ps(c + 8));
+                c10 = _mm256_add_ps(c10, _mm256_loadu_ps(c + ldc));
+                c11 = _mm256_add_ps(c11, _mm256_loadu_ps(c + ldc + 8));
+                c20 = _mm256_add_ps(c20, _mm256_loadu_ps(c + 2 * ldc));
+                c21 = _mm256_add_ps(c21, _mm256_loadu_ps(c + 2 * ldc + 8));
+                c30 = _mm256_add_ps(c30, _mm256_loadu_ps(c + 3 * ldc));
+                c31 = _mm256_add_ps(c31, _mm256_loadu_ps(c + 3 * ldc + 8));
+            }
+            _mm256_storeu_ps(c, c00);
+            _mm256_storeu_ps(c + 8, c01);
+            _mm256_storeu_ps(c + ldc, c10);
+            _mm256_storeu_ps(c + ldc + 8, c11);
+            _mm256_storeu_ps(c + 2 * ldc, c20);
+            _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+            _mm256_storeu_ps(c + 3 * ldc, c30);
+            _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+        }
+        if (j < n1)
+            sgemm_plain(g, i, i + 4, j, n1);
+    }
+    for (; i < m1; i++) {
+        const float *a = g->A + i * lda;
+        float *c = g->C + i * ldc;
+        int64_t j = n0;
+        for (; j + 32 <= n1; j += 32) {
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            const float *b = g->B + j;
+            for (int64_t k = 0; k < K; k++, b += ldb) {
+                __m256 x = _mm256_broadcast_ss(a + k);
+                c0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b), c0);
+                c1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 8), c1);
+                c2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 16), c2);
+                c3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + 24), c3);
+            }
+            if (g->acc) {
+                c0 = _mm256_add_ps(c0, _mm256_loadu_ps(c + j));
+                c1 = _mm256_add_ps(c1, _mm256_loadu_ps(c + j + 8));
+                c2 = _mm256_add_ps(c2, _mm256_loadu_ps(c + j + 16));
+                c3 = _mm256_add_ps(c3, _mm256_loadu_ps(c + j + 24));
+            }
+            _mm256_storeu_ps(c + j, c0);
+            _mm256_storeu_ps(c + j + 8, c1);
+            _mm256_storeu_ps(c + j + 16, c2);
+            _mm256_storeu_ps(c + j + 24, c3);
+        }
+        if (j < n1)
+            sgemm_plain(g, i, i + 1, j, n1);
+    }
+}
+#endif
+
+static int use_avx2(void) {
+#ifdef NN_X86
+    static int v = -1;
+    if (v < 0)
+        v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return v;
+#else
+    return 0;
+#endif
+}
+
+static void sgemm_range(void *arg, int64_t r0, int64_t r1) {
+    const sg *g = arg;
+    int64_t m0 = 0, m1 = g->M, n0 = 0, n1 = g->N;
+    if (g->by_cols) {
+        /* split columns on 16-wide boundaries so every part keeps the vector kernel */
+        n0 = r0 * 16;
+        n1 = r1 * 16 < g->N ? r1 * 16 : g->N;
+    } else {
+        m0 = r0 * 4;
+        m1 = r1 * 4 < g->M ? r1 * 4 : g->M;
+    }
+#ifdef NN_X86
+    if (use_avx2()) {
+        sgemm_avx2(g, m0, m1, n0, n1);
+        return;
+    }
+#endif
+    sgemm_plain(g, m0, m1, n0, n1);
+}
+
+void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+              int64_t ldb, float *C, int64_t ldc, int acc, int nthreads) {
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        if (!acc)
+            for (int64_t i = 0; i < M; i++)
+                memset(C + i * ldc, 0, (size_t)N * sizeof *C);
+        return;
+    }
+    sg g = {M, N, K, lda, ldb, ldc, A, B, C, acc, M < 8};
+    int64_t units = g.by_cols ? (N + 15) / 16 : (M + 3) / 4;
+    if ((double)M * (double)N * (double)K < 65536)
+        nthreads = 1;
+    nn_parallel(units, nthreads, sgemm_range, &g);
+}
+
+/* ---- integer ---------------------------------------------------------------------------------- */
+typedef struct qg {
+    int64_t M, N, K;
+    const uint8_t *A, *B;
+    int32_t za;
+    int b_signed;
+    const int32_t *zb;
+    int zb_per_col;
+    int32_t *C;
+    int by_cols;
+} qg;
+
+#define QG_ROW(BT)                                                                               \
+    do {                                                                                         \
+        const BT *Bm = (const BT *)g->B;                                                         \
+        for (int64_t j = n0; j < n1; j++)                                                        \
+            c[j] = 0;                                                                            \
+        int32_t asum = 0;                                                                        \
+        for (int64_t k = 0; k < K; k++) {                                                        \
+            int32_t av = (int32_t)a[k] - g->za;                                                  \
+            asum += av;                                                                          \
+            if (!av)                                                                             \
+                continue;                                                                        \
+            const BT *b = Bm + k * N;                                                            \
+            for (int64_t j = n0; j < n1; j++)                                                    \
+                c[j] += av * (int32_t)b[j];                                                      \
+        }                                                                                        \
+        for (int64_t j = n0; j < n1; j++)                                                        \
+            c[j] -= asum * g->zb[g->zb_per_col ? j : 0];                                         \
+    } while (0)
+
+static void qgemm_rows_plain(const qg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const int64_t K = g->K, N = g->N;
+    for (int64_t i = m0; i < m1; i++) {
+        const uint8_t *a = g->A + i * K;
+        int32_t *c = g->C + i * N;
+        if (g->b_signed)
+            QG_ROW(int8_t);
+        else
+            QG_ROW(uint8_t);
+    }
+}
+
+#ifdef NN_X86
+__attribute__((target("avx2"))) static void qgemm_rows_avx2(const qg *g, int64_t m0, int64_t m1,
+                                                           int64_t n0, int64_t n1) {
+    const int64_t K = g->K, N = g->N;
+    for (int64_t i = m0; i < m1; i++) {
+        const uint8_t *a = g->A + i * K;
+        int32_t *c = g->C + i * N;
+        if (g->b_signed)
+            QG_ROW(int8_t);
+        else
+            QG_ROW(uint8_t);
+    }
+}
+#endif
+
+static void qgemm_range(void *arg, int64_t r0, int64_t r1) {
+    const qg *g = arg;
+    int64_t m0 = 0, m1 = g->M, n0 = 0, n1 = g->N;
+    if (g->by_cols) {
+        n0 = r0 * 16;
+        n1 = r1 * 16 < g->N ? r1 * 16 : g->N;
+    } else {
+        m0 = r0;
+        m1 = r1;
+    }
+#ifdef NN_X86
+    if (use_avx2()) {
+        qgemm_rows_avx2(g, m0, m1, n0, n1);
+        return;
+    }
+#endif
+    qgemm_rows_plain(g, m0, m1, n0, n1);
+}
+
+void nn_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int32_t za, const uint8_t *B,
+              int b_signed, const int32_t *zb, int zb_per_col, int32_t *C, int nthreads) {
+    if (M <= 0 || N <= 0)
+        return;
+    qg g = {M, N, K, A, B, za, b_signed, zb, zb_per_col, C, M < 4};
+    int64_t units = g.by_cols ? (N + 15) / 16 : M;
+    if ((double)M * (double)N * (double)K < 65536)
+        nthreads = 1;
+    nn_parallel(units, nthreads, qgemm_range, &g);
+}

@@ -1,0 +1,65 @@
+/*
+ * nn_internal.h — what the engine's files share: the kernel interface, attribute access,
+ * broadcasting helpers, the matrix-multiply primitives. Not used outside src/nn/ and tests.
+ */
+#ifndef STEPD_NN_INTERNAL_H
+#define STEPD_NN_INTERNAL_H
+
+#include "nn/nn.h"
+
+#include <stdbool.h>
+#include <stepd/step.h>
+
+struct nn_pool;
+
+/* What a kernel sees of the node it runs. */
+typedef struct nn_kctx {
+    const char *op, *name;
+    const nn_attr *attrs;
+    int nattr;
+    struct nn_pool *pool; /* NULL: outputs get their own buffers (nn_op_run) */
+    int nthreads;
+    char **err;
+} nn_kctx;
+
+typedef int (*nn_kernel_fn)(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                            int nout);
+
+typedef struct nn_kernel {
+    const char *op;
+    nn_kernel_fn fn;
+    int min_in, max_in, nout_max;
+} nn_kernel;
+
+const nn_kernel *nn_kernel_get(int op_id);
+
+/* Gives output t the type and shape (buffer from the session pool or its own). */
+int nn_kout(nn_kctx *k, nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *dims);
+/* Error naming the node: "node 'x' (MatMul): ..." */
+int nn_kfail(nn_kctx *k, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+const nn_attr *nn_attr_find(const nn_kctx *k, const char *name);
+int64_t nn_attr_i(const nn_kctx *k, const char *name, int64_t def);
+float nn_attr_f(const nn_kctx *k, const char *name, float def);
+
+/* Reads element i of an integer tensor (int64/int32/uint8/int8/bool) as int64. */
+int64_t nn_get_i(const nn_tensor *t, int64_t i);
+
+/* Broadcast of two shapes (numpy rules) into out; -1 if incompatible. */
+int nn_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
+
+/* kernels by file */
+int nn_register_basic(void);
+
+/* C[M,N] (+)= A[M,K] * B[K,N], row-major with leading dimensions; accumulate when acc. */
+void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+              int64_t ldb, float *C, int64_t ldc, int acc, int nthreads);
+/* C[M,N] int32 = (A[M,K] - za) * (B[K,N] - zb[n]) for uint8 A and uint8/int8 B. zb has N
+ * entries (per column) or one (zb_per_col 0). */
+void nn_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int32_t za, const uint8_t *B,
+              int b_signed, const int32_t *zb, int zb_per_col, int32_t *C, int nthreads);
+
+/* Runs fn(arg, i0, i1) over [0, n) split into up to nthreads contiguous ranges. */
+void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int64_t i1), void *arg);
+
+#endif

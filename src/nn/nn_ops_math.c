@@ -1,0 +1,403 @@
+/*
+ * nn_ops_math.c — the compute-heavy kernels: MatMul (numpy batching), MatMulInteger,
+ * DynamicQuantizeLinear and DequantizeLinear (bit-exact with onnxruntime: scale from the
+ * zero-including range, zero point and values rounded half to even), Conv (1-D/2-D via
+ * im2col + nn_sgemm), InstanceNormalization, Softmax, ReduceMean.
+ */
+#include "nn/nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Batch offsets of a [..., R, C] operand broadcast to the output's batch dims. */
+static int64_t batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64_t b) {
+    int tb = t->ndim - 2;
+    int64_t off = 0, stride = t->dims[t->ndim - 2] * t->dims[t->ndim - 1];
+    for (int d = nb - 1; d >= 0; d--) {
+        int64_t i = b % bdims[d];
+        b /= bdims[d];
+        int td = d - (nb - tb);
+        if (td >= 0) {
+            if (t->dims[td] != 1)
+                off += i * stride;
+            stride *= t->dims[td];
+        }
+    }
+    return off;
+}
+
+/* Shapes of a numpy matmul; 1-D operands are promoted and the extra dim dropped after. */
+static int mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a, nn_tensor *b,
+                    int *nb, int64_t *bdims, int *nout, int64_t *odims) {
+    *a = *a0;
+    *b = *b0;
+    if (a->ndim == 0 || b->ndim == 0)
+        return nn_kfail(k, STEP_EINVAL, "scalar operand");
+    if (a->ndim == 1) {
+        a->dims[1] = a->dims[0];
+        a->dims[0] = 1;
+        a->ndim = 2;
+    }
+    if (b->ndim == 1) {
+        b->dims[1] = 1;
+        b->ndim = 2;
+    }
+    if (a->dims[a->ndim - 1] != b->dims[b->ndim - 2]) {
+        char x[128], y[128];
+        return nn_kfail(k, STEP_EINVAL, "cannot multiply %s by %s",
+                        nn_shape_str(a0->ndim, a0->dims, x, sizeof x),
+                        nn_shape_str(b0->ndim, b0->dims, y, sizeof y));
+    }
+    if (nn_broadcast(a->ndim - 2, a->dims, b->ndim - 2, b->dims, nb, bdims) < 0)
+        return nn_kfail(k, STEP_EINVAL, "batch dims do not broadcast");
+    int n = 0;
+    for (int i = 0; i < *nb; i++)
+        odims[n++] = bdims[i];
+    if (a0->ndim > 1)
+        odims[n++] = a->dims[a->ndim - 2];
+    if (b0->ndim > 1)
+        odims[n++] = b->dims[b->ndim - 1];
+    *nout = n;
+    return 0;
+}
+
+int k_matmul(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nin, (void)nout;
+    if (in[0]->dtype != NN_F32 || in[1]->dtype != NN_F32)
+        return nn_kfail(k, STEP_EUNSUPPORTED, "MatMul of %s and %s (float32 only)",
+                        nn_dtype_name(in[0]->dtype), nn_dtype_name(in[1]->dtype));
+    nn_tensor a, b;
+    int nb, n;
+    int64_t bdims[NN_MAXDIM], odims[NN_MAXDIM];
+    int rc = mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
+    if (rc < 0 || (rc = nn_kout(k, out[0], NN_F32, n, odims)) < 0)
+        return rc;
+    int64_t M = a.dims[a.ndim - 2], K = a.dims[a.ndim - 1], N = b.dims[b.ndim - 1];
+    int64_t B = nn_numel(nb, bdims);
+    for (int64_t i = 0; i < B; i++)
+        nn_sgemm(M, N, K, (const float *)a.data + batch_off(&a, nb, bdims, i), K,
+                 (const float *)b.data + batch_off(&b, nb, bdims, i), N,
+                 (float *)out[0]->data + i * M * N, N, 0, k->nthreads);
+    return 0;
+}
+
+int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nout;
+    if (in[0]->dtype != NN_U8 || (in[1]->dtype != NN_U8 && in[1]->dtype != NN_I8))
+        return nn_kfail(k, STEP_EUNSUPPORTED, "MatMulInteger of %s and %s (uint8 x uint8/int8)",
+                        nn_dtype_name(in[0]->dtype), nn_dtype_name(in[1]->dtype));
+    nn_tensor a, b;
+    int nb, n;
+    int64_t bdims[NN_MAXDIM], odims[NN_MAXDIM];
+    int rc = mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
+    if (rc < 0)
+        return rc;
+    int64_t M = a.dims[a.ndim - 2], K = a.dims[a.ndim - 1], N = b.dims[b.ndim - 1];
+    const nn_tensor *za = nin > 2 && in[2]->data ? in[2] : NULL;
+    const nn_tensor *zbt = nin > 3 && in[3]->data ? in[3] : NULL;
+    if (za && nn_tensor_numel(za) != 1)
+        return nn_kfail(k, STEP_EUNSUPPORTED, "a_zero_point must be a scalar");
+    int64_t nzb = zbt ? nn_tensor_numel(zbt) : 1;
+    if (nzb != 1 && (nzb != N || b.ndim != 2))
+        return nn_kfail(k, STEP_EUNSUPPORTED, "b_zero_point must be a scalar or per column");
+    int32_t *zb = malloc((size_t)nzb * sizeof *zb);
+    if (!zb)
+        return nn_kfail(k, STEP_ENOMEM, "out of memory");
+    for (int64_t j = 0; j < nzb; j++)
+        zb[j] = zbt ? (int32_t)nn_get_i(zbt, j) : 0;
+    if ((rc = nn_kout(k, out[0], NN_I32, n, odims)) < 0) {
+        free(zb);
+        return rc;
+    }
+    int32_t z = za ? (int32_t)nn_get_i(za, 0) : 0;
+    for (int64_t i = 0, B = nn_numel(nb, bdims); i < B; i++)
+        nn_qgemm(M, N, K, (const uint8_t *)a.data + batch_off(&a, nb, bdims, i), z,
+                 (const uint8_t *)b.data + batch_off(&b, nb, bdims, i), b.dtype == NN_I8, zb,
+                 nzb > 1, (int32_t *)out[0]->data + i * M * N, k->nthreads);
+    free(zb);
+    return 0;
+}
+
+int k_dynamic_quantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                              int nout) {
+    (void)nin;
+    const nn_tensor *x = in[0];
+    if (x->dtype != NN_F32)
+        return nn_kfail(k, STEP_EINVAL, "input must be float32");
+    int64_t n = nn_tensor_numel(x);
+    const float *v = x->data;
+    float lo = 0, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    float zpf = 0.0f - lo / scale;
+    zpf = zpf < 0 ? 0 : zpf > 255 ? 255 : zpf;
+    uint8_t zp = (uint8_t)nearbyintf(zpf);
+    int rc = nn_kout(k, out[0], NN_U8, x->ndim, x->dims);
+    if (rc < 0)
+        return rc;
+    uint8_t *y = out[0]->data;
+    float qlo = 0.0f - zp, qhi = 255.0f - zp;
+    for (int64_t i = 0; i < n; i++) {
+        float q = v[i] / scale;
+        q = q < qlo ? qlo : q > qhi ? qhi : q;
+        y[i] = (uint8_t)((int32_t)nearbyintf(q) + zp);
+    }
+    if (nout > 1 && (rc = nn_kout(k, out[1], NN_F32, 0, NULL)) == 0)
+        *(float *)out[1]->data = scale;
+    if (rc == 0 && nout > 2 && (rc = nn_kout(k, out[2], NN_U8, 0, NULL)) == 0)
+        *(uint8_t *)out[2]->data = zp;
+    return rc;
+}
+
+int k_dequantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                        int nout) {
+    (void)nout;
+    const nn_tensor *x = in[0], *s = in[1], *z = nin > 2 && in[2]->data ? in[2] : NULL;
+    if (s->dtype != NN_F32)
+        return nn_kfail(k, STEP_EINVAL, "scale must be float32");
+    int64_t ns = nn_tensor_numel(s), n = nn_tensor_numel(x);
+    int64_t inner = 1, len = 1;
+    if (ns > 1) {
+        int ax = (int)nn_attr_i(k, "axis", 1);
+        if (ax < 0)
+            ax += x->ndim;
+        if (ax < 0 || ax >= x->ndim || x->dims[ax] != ns)
+            return nn_kfail(k, STEP_EINVAL, "per-axis scale of %lld does not fit the axis", (long long)ns);
+        len = ns;
+        inner = nn_numel(x->ndim - ax - 1, x->dims + ax + 1);
+    }
+    if (z && nn_tensor_numel(z) != ns)
+        return nn_kfail(k, STEP_EINVAL, "zero point and scale differ in size");
+    int rc = nn_kout(k, out[0], NN_F32, x->ndim, x->dims);
+    if (rc < 0)
+        return rc;
+    const float *sc = s->data;
+    float *y = out[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = ns > 1 ? (i / inner) % len : 0;
+        int32_t q = x->dtype == NN_I32 ? ((const int32_t *)x->data)[i] : (int32_t)nn_get_i(x, i);
+        int32_t zp = z ? (int32_t)nn_get_i(z, c) : 0;
+        y[i] = (float)(q - zp) * sc[c];
+    }
+    return 0;
+}
+
+/* ---- Conv ------------------------------------------------------------------------------------ */
+int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nout;
+    const nn_tensor *x = in[0], *w = in[1], *bias = nin > 2 && in[2]->data ? in[2] : NULL;
+    if (x->dtype != NN_F32 || w->dtype != NN_F32 || (bias && bias->dtype != NN_F32))
+        return nn_kfail(k, STEP_EUNSUPPORTED, "float32 only");
+    int sp = x->ndim - 2;
+    if (sp < 1 || sp > 2 || w->ndim != x->ndim)
+        return nn_kfail(k, STEP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)", x->ndim);
+    int64_t group = nn_attr_i(k, "group", 1);
+    int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0], Cg = w->dims[1];
+    if (group < 1 || C % group || M % group || Cg != C / group)
+        return nn_kfail(k, STEP_EINVAL, "channels %lld, weight %lld x %lld, group %lld", (long long)C,
+                        (long long)M, (long long)Cg, (long long)group);
+    if (bias && nn_tensor_numel(bias) != M)
+        return nn_kfail(k, STEP_EINVAL, "bias size");
+    const nn_attr *ks = nn_attr_find(k, "kernel_shape"), *st = nn_attr_find(k, "strides"),
+                  *pd = nn_attr_find(k, "pads"), *dl = nn_attr_find(k, "dilations"),
+                  *ap = nn_attr_find(k, "auto_pad");
+    if (ap && ap->s && strcmp(ap->s, "NOTSET"))
+        return nn_kfail(k, STEP_EUNSUPPORTED, "auto_pad %s", ap->s);
+    int64_t kd[2] = {1, 1}, sd[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0}, dd[2] = {1, 1}, id[2] = {1, 1},
+            od[2] = {1, 1};
+    for (int i = 0; i < sp; i++) {
+        kd[i] = ks && ks->n == sp ? ks->ints[i] : w->dims[2 + i];
+        sd[i] = st && st->n == sp ? st->ints[i] : 1;
+        dd[i] = dl && dl->n == sp ? dl->ints[i] : 1;
+        pb[i] = pd && pd->n == 2 * sp ? pd->ints[i] : 0;
+        pe[i] = pd && pd->n == 2 * sp ? pd->ints[sp + i] : 0;
+        id[i] = x->dims[2 + i];
+        if (kd[i] != w->dims[2 + i] || sd[i] < 1 || dd[i] < 1 || pb[i] < 0 || pe[i] < 0)
+            return nn_kfail(k, STEP_EINVAL, "bad kernel/stride/dilation/pads");
+        int64_t span = dd[i] * (kd[i] - 1) + 1;
+        od[i] = id[i] + pb[i] + pe[i] >= span ? (id[i] + pb[i] + pe[i] - span) / sd[i] + 1 : 0;
+    }
+    int64_t odims[4] = {N, M, od[0], od[1]};
+    int rc = nn_kout(k, out[0], NN_F32, x->ndim, odims);
+    if (rc < 0)
+        return rc;
+    int64_t L = od[0] * od[1], KK = Cg * kd[0] * kd[1], IL = id[0] * id[1], Mg = M / group;
+    if (L == 0 || N == 0)
+        return 0;
+    float *col = malloc((size_t)(KK * L) * sizeof *col);
+    if (!col)
+        return nn_kfail(k, STEP_ENOMEM, "out of memory (im2col %lld x %lld)", (long long)KK, (long long)L);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *xs = (const float *)x->data + (n * C + g * Cg) * IL;
+            for (int64_t c = 0; c < Cg; c++)
+                for (int64_t ky = 0; ky < kd[0]; ky++)
+                    for (int64_t kx = 0; kx < kd[1]; kx++) {
+                        float *row = col + ((c * kd[0] + ky) * kd[1] + kx) * L;
+                        for (int64_t oy = 0; oy < od[0]; oy++) {
+                            int64_t iy = oy * sd[0] - pb[0] + ky * dd[0];
+                            for (int64_t ox = 0; ox < od[1]; ox++) {
+                                int64_t ix = ox * sd[1] - pb[1] + kx * dd[1];
+                                int ok = iy >= 0 && iy < id[0] && ix >= 0 && ix < id[1];
+                                row[oy * od[1] + ox] = ok ? xs[c * IL + iy * id[1] + ix] : 0.0f;
+                            }
+                        }
+                    }
+            float *y = (float *)out[0]->data + (n * M + g * Mg) * L;
+            if (bias)
+                for (int64_t m = 0; m < Mg; m++)
+                    for (int64_t l = 0; l < L; l++)
+                        y[m * L + l] = ((const float *)bias->data)[g * Mg + m];
+            nn_sgemm(Mg, L, KK, (const float *)w->data + g * Mg * KK, KK, col, L, y, L, bias != NULL,
+                     k->nthreads);
+        }
+    free(col);
+    return 0;
+}
+
+/* ---- normalisation and reductions -------------------------------------------------------------- */
+int k_instance_norm(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nin, (void)nout;
+    const nn_tensor *x = in[0], *s = in[1], *b = in[2];
+    if (x->dtype != NN_F32 || x->ndim < 2)
+        return nn_kfail(k, STEP_EINVAL, "float32 input of rank >= 2");
+    int64_t N = x->dims[0], C = x->dims[1], L = nn_numel(x->ndim - 2, x->dims + 2);
+    if (nn_tensor_numel(s) != C || nn_tensor_numel(b) != C)
+        return nn_kfail(k, STEP_EINVAL, "scale and B must have %lld entries", (long long)C);
+    float eps = nn_attr_f(k, "epsilon", 1e-5f);
+    int rc = nn_kout(k, out[0], NN_F32, x->ndim, x->dims);
+    if (rc < 0)
+        return rc;
+    for (int64_t i = 0; i < N * C; i++) {
+        const float *v = (const float *)x->data + i * L;
+        float *y = (float *)out[0]->data + i * L;
+        double sum = 0, sq = 0;
+        for (int64_t j = 0; j < L; j++)
+            sum += v[j];
+        double mean = L ? sum / (double)L : 0;
+        for (int64_t j = 0; j < L; j++)
+            sq += ((double)v[j] - mean) * ((double)v[j] - mean);
+        double var = L ? sq / (double)L : 0;
+        float inv = (float)(1.0 / sqrt(var + eps));
+        float sc = ((const float *)s->data)[i % C] * inv, bb = ((const float *)b->data)[i % C];
+        float fm = (float)mean;
+        for (int64_t j = 0; j < L; j++)
+            y[j] = (v[j] - fm) * sc + bb;
+    }
+    return 0;
+}
+
+int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nin, (void)nout;
+    const nn_tensor *x = in[0];
+    if (x->dtype != NN_F32)
+        return nn_kfail(k, STEP_EINVAL, "float32 only");
+    int64_t ax = nn_attr_i(k, "axis", -1);
+    if (ax < 0)
+        ax += x->ndim;
+    if (ax < 0 || ax >= (x->ndim ? x->ndim : 1))
+        return nn_kfail(k, STEP_EINVAL, "bad axis");
+    int rc = nn_kout(k, out[0], NN_F32, x->ndim, x->dims);
+    if (rc < 0)
+        return rc;
+    int64_t len = x->ndim ? x->dims[ax] : 1, inner = nn_numel(x->ndim - (int)ax - 1, x->dims + ax + 1);
+    int64_t outer = nn_numel((int)ax, x->dims);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t in_ = 0; in_ < inner; in_++) {
+            const float *v = (const float *)x->data + o * len * inner + in_;
+            float *y = (float *)out[0]->data + o * len * inner + in_;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < len; j++)
+                mx = v[j * inner] > mx ? v[j * inner] : mx;
+            float sum = 0;
+            for (int64_t j = 0; j < len; j++) {
+                float e = mx == -INFINITY ? 0.0f : expf(v[j * inner] - mx);
+                y[j * inner] = e;
+                sum += e;
+            }
+            float inv = sum > 0 ? 1.0f / sum : 0.0f;
+            for (int64_t j = 0; j < len; j++)
+                y[j * inner] *= inv;
+        }
+    return 0;
+}
+
+int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+    (void)nout;
+    const nn_tensor *x = in[0];
+    if (x->dtype != NN_F32)
+        return nn_kfail(k, STEP_EINVAL, "float32 only");
+    int r = x->ndim, red[NN_MAXDIM] = {0}, nax = 0;
+    if (nin > 1 && in[1]->data) {
+        for (int64_t i = 0; i < nn_tensor_numel(in[1]) && i < NN_MAXDIM; i++, nax++) {
+            int64_t a = nn_get_i(in[1], i);
+            if (a < 0) a += r;
+            if (a < 0 || a >= r)
+                return nn_kfail(k, STEP_EINVAL, "bad axis");
+            red[a] = 1;
+        }
+    } else {
+        const nn_attr *at = nn_attr_find(k, "axes");
+        for (int i = 0; at && i < at->n && i < NN_MAXDIM; i++, nax++) {
+            int64_t a = at->ints[i];
+            if (a < 0) a += r;
+            if (a < 0 || a >= r)
+                return nn_kfail(k, STEP_EINVAL, "bad axis");
+            red[a] = 1;
+        }
+    }
+    if (nax == 0 && !nn_attr_i(k, "noop_with_empty_axes", 0))
+        for (int i = 0; i < r; i++)
+            red[i] = 1;
+    int keep = (int)nn_attr_i(k, "keepdims", 1);
+    int64_t odims[NN_MAXDIM], kdims[NN_MAXDIM];
+    int no = 0;
+    for (int i = 0; i < r; i++) {
+        kdims[i] = red[i] ? 1 : x->dims[i];
+        if (!red[i] || keep)
+            odims[no++] = kdims[i];
+    }
+    int rc = nn_kout(k, out[0], NN_F32, no, odims);
+    if (rc < 0)
+        return rc;
+    int64_t on = nn_numel(r, kdims), n = nn_tensor_numel(x), cnt = on ? n / on : 0;
+    double *acc = calloc((size_t)on + 1, sizeof *acc);
+    if (!acc)
+        return nn_kfail(k, STEP_ENOMEM, "out of memory");
+    /* fast path: reducing the trailing axes only */
+    int trailing = 1, seen = 0;
+    for (int i = 0; i < r; i++) {
+        if (red[i]) seen = 1;
+        else if (seen) trailing = 0;
+    }
+    const float *v = x->data;
+    if (trailing) {
+        for (int64_t o = 0; o < on; o++) {
+            double s = 0;
+            for (int64_t j = 0; j < cnt; j++)
+                s += v[o * cnt + j];
+            acc[o] = s;
+        }
+    } else {
+        int64_t idx[NN_MAXDIM] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            int64_t o = 0;
+            for (int d = 0; d < r; d++)
+                o = o * kdims[d] + (red[d] ? 0 : idx[d]);
+            acc[o] += v[i];
+            for (int d = r - 1; d >= 0; d--) {
+                if (++idx[d] < x->dims[d])
+                    break;
+                idx[d] = 0;
+            }
+        }
+    }
+    for (int64_t o = 0; o < on; o++)
+        ((float *)out[0]->data)[o] = cnt ? (float)(acc[o] / (double)cnt) : NAN;
+    free(acc);
+    return 0;
+}
