@@ -60,8 +60,11 @@ typedef struct stepd_text_analyze_options {
  *    "language": {"code", "name", "confidence"},
  *    "readability": {"score", "grade", "level", "syllables", "words", "sentences"},
  *    "keyPhrases": [{"text", "score", "count"}], "nounPhrases": [...],
- *    "entities": [{"text", "type", "start", "end"}]   (byte offsets into the input),
+ *    "entities": [{"text", "type", "start", "end"}]  (byte offsets into the input;
+ *                  into its U+FFFD-sanitised copy when the input is not valid UTF-8),
  *    "summary": "...", "summarySentences": [index, ...]}
+ * plus "tokenList" [{"text", "pos"}] with opt->with_tokens, and "truncated": true with
+ * "analyzedBytes" when tags, phrases, entities and summary covered only the first 2 MiB.
  * Returns 0, STEP_EINVAL (NULL arguments) or STEP_ENOMEM; err (optional) explains. */
 int stepd_text_analyze(const stepd_text *tx, const char *text, size_t len,
                        const stepd_text_analyze_options *opt, json_t **out, char **err);
