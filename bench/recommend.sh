@@ -43,7 +43,7 @@ echo "$table"
     echo
     echo "## recommend — $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'). stepd: $QUERIES queries; scikit-learn: $SK_QUERIES queries (TfidfVectorizer() defaults on both sides; build excludes JSON parsing on both sides). Catalogue: tests/support/recommend_gen.py $N 1."
+    echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the run (shared machine: wall times of both sides are inflated alike). stepd: $QUERIES queries; scikit-learn: $SK_QUERIES queries (TfidfVectorizer() defaults on both sides; build excludes JSON parsing on both sides). Catalogue: tests/support/recommend_gen.py $N 1."
     echo
     echo "$table"
 } >>bench/RESULTS.md
