@@ -15,7 +15,7 @@ typedef struct ai_command {
 
 static const ai_command commands[] = {
     {"chat", ai_cli_chat, "chat PROMPT [--model M] [--system S] [--stream]  one chat completion"},
-    {"text", ai_cli_text, "text [FILE|-] [--summary N]            analyse text (JSON)"},
+    {"text", ai_cli_text, "text [--file F | TEXT | -] [--summary N] analyse text (JSON)"},
     {"recommend", ai_cli_recommend, "recommend --catalog FILE --item ID [-k N]  similar items"},
     {"ocr", ai_cli_ocr, "ocr FILE [--type invoice|receipt|id]   read a document"},
     {"speak", ai_cli_speak, "speak TEXT -o OUT.wav [--voice V]      synthesise speech"},

@@ -39,7 +39,8 @@ static int parse_num(const char **p, int field, int *out) {
 }
 
 static int parse_field(const char *s, size_t len, int field, uint64_t *bits, int *star) {
-    static const int lo[] = {0, 0, 1, 1, 0}, hi[] = {59, 23, 31, 12, 7};
+    /* fields: 0 minute, 1 hour, 2 day of month, 3 month, 4 day of week, 5 second */
+    static const int lo[] = {0, 0, 1, 1, 0, 0}, hi[] = {59, 23, 31, 12, 7, 59};
     char buf[128];
     if (len == 0 || len >= sizeof(buf))
         return -1;
@@ -109,7 +110,31 @@ int cron_parse(const char *text, cron_expr *out, const char **err) {
         e = "unknown @macro (use @yearly, @monthly, @weekly, @daily or @hourly)";
         goto fail;
     }
+    /* count the fields: 6 means a leading seconds field */
+    int nf = 0;
+    for (const char *c = text; *c;) {
+        while (isspace((unsigned char)*c))
+            c++;
+        if (!*c)
+            break;
+        nf++;
+        while (*c && !isspace((unsigned char)*c))
+            c++;
+    }
     const char *p = text;
+    out->second = 1; /* second 0 */
+    if (nf == 6) {
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        int star;
+        if (parse_field(start, (size_t)(p - start), 5, &out->second, &star)) {
+            e = "second field (0-59)";
+            goto fail;
+        }
+    }
     for (int f = 0; f < 5; f++) {
         while (isspace((unsigned char)*p))
             p++;
@@ -117,7 +142,8 @@ int cron_parse(const char *text, cron_expr *out, const char **err) {
         while (*p && !isspace((unsigned char)*p))
             p++;
         if (p == start) {
-            e = "cron expression needs 5 fields: minute hour day-of-month month day-of-week";
+            e = "cron expression needs 5 fields: minute hour day-of-month month day-of-week "
+                "(or 6, with seconds first)";
             goto fail;
         }
         uint64_t bits;
@@ -137,7 +163,7 @@ int cron_parse(const char *text, cron_expr *out, const char **err) {
     while (isspace((unsigned char)*p))
         p++;
     if (*p) {
-        e = "cron expression has more than 5 fields";
+        e = "cron expression has more than 6 fields";
         goto fail;
     }
     return 0;
@@ -156,10 +182,9 @@ static int day_matches(const cron_expr *e, const struct tm *tm) {
 
 time_t cron_next(const cron_expr *e, time_t after) {
     struct tm tm;
-    time_t t = after - (after % 60) + 60;
+    time_t t = after + 1;
     localtime_r(&t, &tm);
-    tm.tm_sec = 0;
-    for (int guard = 0; guard < 100000; guard++) {
+    for (int guard = 0; guard < 200000; guard++) {
         if (tm.tm_year > 1900 + 10000)
             break;
         if (!((e->month >> (tm.tm_mon + 1)) & 1)) {
@@ -167,20 +192,26 @@ time_t cron_next(const cron_expr *e, time_t after) {
             tm.tm_mday = 1;
             tm.tm_hour = 0;
             tm.tm_min = 0;
+            tm.tm_sec = 0;
         } else if (!day_matches(e, &tm)) {
             tm.tm_mday++;
             tm.tm_hour = 0;
             tm.tm_min = 0;
+            tm.tm_sec = 0;
         } else if (!((e->hour >> tm.tm_hour) & 1)) {
             tm.tm_hour++;
             tm.tm_min = 0;
+            tm.tm_sec = 0;
         } else if (!((e->minute >> tm.tm_min) & 1)) {
             tm.tm_min++;
+            tm.tm_sec = 0;
+        } else if (tm.tm_sec > 59 || !((e->second >> tm.tm_sec) & 1)) {
+            tm.tm_sec++;
         } else {
             time_t r = mktime(&tm);
             if (r > after)
                 return r;
-            tm.tm_min++;
+            tm.tm_sec++;
         }
         tm.tm_isdst = -1;
         time_t norm = mktime(&tm); /* normalises overflowed fields */

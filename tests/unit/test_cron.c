@@ -27,6 +27,7 @@ static void test_next_times(void **state) {
     const char *err;
     assert_int_equal(cron_parse("*/15 * * * *", &e, &err), 0);
     assert_int_equal(cron_next(&e, at(2026, 1, 1, 10, 7)), at(2026, 1, 1, 10, 15));
+    assert_int_equal(cron_next(&e, at(2026, 1, 1, 10, 7) + 59), at(2026, 1, 1, 10, 15));
     assert_int_equal(cron_next(&e, at(2026, 1, 1, 10, 15)), at(2026, 1, 1, 10, 30));
     assert_int_equal(cron_parse("0 9 * * mon-fri", &e, &err), 0);
     /* 2026-11-27 is a Friday: next is Monday 30th 09:00 */
@@ -39,6 +40,10 @@ static void test_next_times(void **state) {
     assert_int_equal(cron_parse("0 0 1 * 0", &e, &err), 0);
     assert_int_equal(cron_next(&e, at(2026, 11, 25, 0, 0)), at(2026, 11, 29, 0, 0));
     assert_int_equal(cron_next(&e, at(2026, 11, 29, 0, 0)), at(2026, 12, 1, 0, 0));
+    /* six fields: seconds first */
+    assert_int_equal(cron_parse("*/20 * * * * *", &e, &err), 0);
+    assert_int_equal(cron_next(&e, at(2026, 1, 1, 10, 7) + 5), at(2026, 1, 1, 10, 7) + 20);
+    assert_int_equal(cron_next(&e, at(2026, 1, 1, 10, 7) + 40), at(2026, 1, 1, 10, 8));
     assert_int_equal(cron_parse("30 8-18/5 * jan,jul 7", &e, &err), 0);
     assert_int_equal(cron_next(&e, at(2026, 7, 1, 0, 0)), at(2026, 7, 5, 8, 30));
 }
@@ -57,7 +62,9 @@ static void test_bad_expressions(void **state) {
     assert_non_null(strstr(err, "month"));
     assert_int_equal(cron_parse("*/0 * * * *", &e, &err), STEP_EINVAL);
     assert_int_equal(cron_parse("5-1 * * * *", &e, &err), STEP_EINVAL);
-    assert_int_equal(cron_parse("* * * * * *", &e, &err), STEP_EINVAL);
+    assert_int_equal(cron_parse("* * * * * * *", &e, &err), STEP_EINVAL);
+    assert_int_equal(cron_parse("60 * * * * *", &e, &err), STEP_EINVAL);
+    assert_non_null(strstr(err, "second"));
     assert_int_equal(cron_parse("@often", &e, &err), STEP_EINVAL);
     assert_int_equal(cron_parse("", &e, &err), STEP_EINVAL);
 }
