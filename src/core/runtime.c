@@ -391,13 +391,16 @@ static void on_cron_timer(uv_timer_t *t) {
 }
 
 static void cron_arm(cron_timer *ct, const step_def *s) {
+    /* never the same second twice: a timer may fire a little before the wall clock turns */
     time_t now = time(NULL);
-    time_t next = cron_next(&s->cron, now);
+    time_t next = cron_next(&s->cron, now > ct->last ? now : ct->last);
     if (next == (time_t)-1)
         return;
+    ct->last = next;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ms = ((int64_t)next - ts.tv_sec) * 1000 - ts.tv_nsec / 1000000;
+    uv_update_time(ct->rt->loop); /* the timer counts from now, not from the loop's cached time */
     uv_timer_start(&ct->timer, on_cron_timer, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 

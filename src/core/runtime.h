@@ -28,6 +28,7 @@ typedef struct cron_timer {
     uv_timer_t timer;
     runtime *rt;
     char *step;
+    time_t last; /* the run time last scheduled */
     struct cron_timer *next;
 } cron_timer;
 
