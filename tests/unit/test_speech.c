@@ -482,6 +482,33 @@ static void test_silence_and_noise_are_no_speech(void **state) {
     free(s);
 }
 
+
+static void test_speech_in_background_noise(void **state) {
+    (void)state;
+    stepd_speech_audio a;
+    synth("Please call me back tomorrow morning.", NULL, "slt", &a);
+    size_t pad = 2 * 16000, n = a.n_samples + 2 * pad;
+    int16_t *s = malloc(n * 2);
+    uint32_t x = 99; /* hiss at about -45 dBFS, under 2 s of it on each side */
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        int v = (int)((x >> 8) % 321) - 160 + (i >= pad && i < pad + a.n_samples ? a.samples[i - pad] : 0);
+        s[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+    stepd_speech_transcript t;
+    transcribe_pcm(s, n, &t);
+    print_message("speech in hiss: %zu segment(s), %.2f s of speech sent, \"%s\"\n", t.n_segments,
+                  t.speech_sec, t.text);
+    assert_int_equal(t.n_segments, 1); /* the hiss alone never opens a segment */
+    assert_true(t.speech_sec < a.duration_sec + 1.0);
+    assert_false(t.no_speech);
+    assert_true(words_contain(&t, "tomorrow"));
+    assert_true(t.words[0].start > 1.9 && t.words[0].start < 2.6);
+    stepd_speech_transcript_free(&t);
+    free(s);
+    stepd_speech_audio_free(&a);
+}
+
 static void test_tiny_clip(void **state) {
     (void)state;
     stepd_speech_audio a;
@@ -818,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_mp3_transcribes_and_truncated_mp3_decodes_what_is_there),
         cmocka_unit_test(test_bad_inputs_give_clear_errors),
         cmocka_unit_test(test_silence_and_noise_are_no_speech),
+        cmocka_unit_test(test_speech_in_background_noise),
         cmocka_unit_test(test_tiny_clip),
         cmocka_unit_test(test_hour_long_stream_bounded),
         cmocka_unit_test(test_threads_get_their_own_decoder),
