@@ -223,7 +223,10 @@ static void scan(const char *root, const char *rel, int steps_only, filelist *ou
 
 uint64_t script_signature(const char *dir) {
     filelist l = {0};
-    scan(dir, "steps", 0, &l, 0);
+    /* steps and the folders Motia projects keep their shared code in */
+    const char *roots[] = {"steps", "middlewares", "middleware", "src", "lib"};
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+        scan(dir, roots[i], 0, &l, 0);
     if (l.n)
         qsort(l.v, (size_t)l.n, sizeof(char *), cmp_str);
     uint64_t h = 1469598103934665603ULL;

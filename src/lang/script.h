@@ -43,8 +43,8 @@ void script_host_free(script_host *h); /* NULL-safe; stops every worker */
 int script_host_load(script_host *h, script_step **steps, int *n, char **errors);
 void script_steps_free(script_step *steps, int n);
 
-/* Content signature of every JS/Python source under steps/ (step files and their helpers), for
- * the dev watcher. */
+/* Content signature of every JS/Python source under steps/, middlewares/, middleware/, src/ and
+ * lib/ (step files and their helpers), for the dev watcher. */
 uint64_t script_signature(const char *project_dir);
 
 /* 1 if `name` is a script step file name, with its language in *lang. */
