@@ -5,6 +5,7 @@
  *                              each, node and parameter counts, as JSON.
  */
 #include "ai/ai_cli.h"
+#include "ai/speech_asr_moonshine.h"
 #include "nn/moonshine.h"
 #include "nn/nn.h"
 
@@ -18,11 +19,14 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: stepd nn info MODEL.onnx\n"
                "       stepd nn moonshine AUDIO [--model-dir DIR] [--threads N]\n"
+               "       stepd nn transcribe AUDIO [--model-dir DIR]\n"
                "  info: the model's inputs, outputs, op types (with counts and engine support),\n"
                "        node and parameter counts as JSON.\n"
                "  moonshine: runs the Moonshine model on an audio file: {text, tokens, seconds,\n"
                "        encodeMs, decodeMs, realTimeFactor}. Model: build-data/nn/moonshine-tiny\n"
-               "        or $STEPD_NN_MODEL_DIR (install: deps/nn.data.sh).\n");
+               "        or $STEPD_NN_MODEL_DIR (install: deps/nn.data.sh).\n"
+               "  transcribe: speech transcription (segments at silences, words) with the\n"
+               "        Moonshine recogniser; same JSON as `stepd ai transcribe`.\n");
 }
 
 typedef struct pcm_buf {
@@ -191,6 +195,44 @@ static int cmd_info(const char *path) {
     return 0;
 }
 
+static int cmd_transcribe(int argc, char **argv) {
+    const char *file = NULL, *dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--model-dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (argv[i][0] != '-' && !file)
+            file = argv[i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!file) {
+        usage(stderr);
+        return 2;
+    }
+    char *err = NULL;
+    stepd_speech_recognizer *rec = NULL;
+    stepd_speech_transcript t = {0};
+    int rc = stepd_speech_recognizer_open(&stepd_speech_moonshine, dir, &rec, &err);
+    if (rc == 0)
+        rc = stepd_speech_transcribe_file(rec, file, &t, &err);
+    if (rc == 0) {
+        json_t *j = stepd_speech_transcript_json(&t);
+        json_object_set_new(j, "engine", json_string("moonshine"));
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s ? s : "{}");
+        free(s);
+        json_decref(j);
+    } else {
+        fprintf(stderr, "stepd nn transcribe: %s\n", err ? err : "failed");
+    }
+    stepd_speech_transcript_free(&t);
+    stepd_speech_recognizer_close(rec);
+    free(err);
+    return rc == 0 ? 0 : 1;
+}
+
 int ai_cli_nn(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -209,6 +251,8 @@ int ai_cli_nn(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "moonshine"))
         return cmd_moonshine(argc, argv);
+    if (!strcmp(argv[1], "transcribe"))
+        return cmd_transcribe(argc, argv);
     fprintf(stderr, "stepd nn: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -89,6 +89,7 @@ typedef struct nn_node {
     int nattr;
     nn_attr *attrs;
     int folded; /* computed at load (all inputs constant): its outputs are constants */
+    void *prep; /* kernel data prepared at load (e.g. packed weights); one malloc block */
 } nn_node;
 
 typedef struct nn_value {

@@ -24,6 +24,9 @@ static int fold_graph(nn_model *m, nn_graph *g, char **err) {
             }
         if (n->folded || n->op_id < 0 || !strcmp(n->op, "If") || n->nout > 4 || n->nin > 16)
             continue;
+        int rc0 = nn_prepare_node(m, n, err);
+        if (rc0 < 0)
+            return rc0;
         int all = 1;
         const nn_tensor *ins[16];
         for (int j = 0; j < n->nin && all; j++) {
@@ -79,7 +82,7 @@ static void mark_used(const nn_graph *g, unsigned char *used) {
         if (n->folded)
             continue;
         for (int j = 0; j < n->nin; j++)
-            if (n->in[j] >= 0)
+            if (n->in[j] >= 0 && !(j == 1 && n->prep)) /* packed weights replace input 1 */
                 used[n->in[j]] = 1;
     }
     for (int i = 0; i < g->nout; i++)
@@ -95,8 +98,12 @@ int nn_model_fold(nn_model *m, char **err) {
         return nn_fail(err, STEP_ENOMEM, "out of memory");
     mark_used(&m->main, used);
     for (int i = 0; i < m->nvals; i++)
-        if (m->vals[i].is_const && !used[i] && m->vals[i].init.cap)
-            nn_tensor_free(&m->vals[i].init); /* keeps the declared type/shape in the value */
+        if (m->vals[i].is_const && !used[i] && m->vals[i].init.cap) {
+            /* the data goes; type and shape stay (kernels with prepared data read them) */
+            free(m->vals[i].init.data);
+            m->vals[i].init.data = NULL;
+            m->vals[i].init.cap = 0;
+        }
     free(used);
     return 0;
 }

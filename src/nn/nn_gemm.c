@@ -14,6 +14,7 @@
 #include "nn/nn_internal.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -348,4 +349,159 @@ void nn_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int32_t za, con
     if ((double)M * (double)N * (double)K < 65536)
         nthreads = 1;
     nn_parallel(units, nthreads, qgemm_range, &g);
+}
+
+/* ---- packed integer ---------------------------------------------------------------------- */
+nn_qpacked *nn_qpack(const uint8_t *B, int b_signed, int64_t K, int64_t N, const int32_t *zb,
+                     int zb_per_col) {
+    int64_t Kp = (K + 1) & ~(int64_t)1;
+    size_t bytes = sizeof(nn_qpacked) + 64 + (size_t)(Kp * N) * sizeof(int16_t);
+    nn_qpacked *P = malloc(bytes);
+    if (!P)
+        return NULL;
+    P->K = K;
+    P->N = N;
+    P->Kp = Kp;
+    P->w = (int16_t *)(((uintptr_t)(P + 1) + 63) & ~(uintptr_t)63);
+    for (int64_t k = 0; k < Kp; k++)
+        for (int64_t j = 0; j < N; j++) {
+            int32_t v = 0;
+            if (k < K)
+                v = (b_signed ? (int32_t)((const int8_t *)B)[k * N + j] : (int32_t)B[k * N + j]) -
+                    zb[zb_per_col ? j : 0];
+            P->w[((k >> 1) * N + j) * 2 + (k & 1)] = (int16_t)v;
+        }
+    return P;
+}
+
+typedef struct qp {
+    int64_t M;
+    const int32_t *Ap; /* M x Kp/2 pairs */
+    const nn_qpacked *P;
+    int32_t *C;
+    int by_cols;
+} qp;
+
+static void qp_plain(const qp *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const int64_t N = g->P->N, K2 = g->P->Kp / 2;
+    for (int64_t i = m0; i < m1; i++) {
+        const int32_t *a = g->Ap + i * K2;
+        int32_t *c = g->C + i * N;
+        for (int64_t j = n0; j < n1; j++)
+            c[j] = 0;
+        for (int64_t kp = 0; kp < K2; kp++) {
+            int32_t a0 = (int16_t)(a[kp] & 0xffff), a1 = (int16_t)((uint32_t)a[kp] >> 16);
+            const int16_t *w = g->P->w + kp * N * 2;
+            for (int64_t j = n0; j < n1; j++)
+                c[j] += a0 * w[2 * j] + a1 * w[2 * j + 1];
+        }
+    }
+}
+
+#ifdef NN_X86
+__attribute__((target("avx2"))) static void qp_avx2(const qp *g, int64_t m0, int64_t m1,
+                                                   int64_t n0, int64_t n1) {
+    const int64_t N = g->P->N, K2 = g->P->Kp / 2;
+    const int16_t *W = g->P->w;
+    int64_t i = m0;
+    for (; i + 4 <= m1; i += 4) {
+        const int32_t *a0 = g->Ap + i * K2, *a1 = a0 + K2, *a2 = a1 + K2, *a3 = a2 + K2;
+        int64_t j = n0;
+        for (; j + 16 <= n1; j += 16) {
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                    c21 = c00, c30 = c00, c31 = c00;
+            const int16_t *w = W + j * 2;
+            for (int64_t kp = 0; kp < K2; kp++, w += N * 2) {
+                __m256i b0 = _mm256_loadu_si256((const __m256i *)w);
+                __m256i b1 = _mm256_loadu_si256((const __m256i *)(w + 16));
+                __m256i x = _mm256_set1_epi32(a0[kp]);
+                c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+                c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+                x = _mm256_set1_epi32(a1[kp]);
+                c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+                c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+                x = _mm256_set1_epi32(a2[kp]);
+                c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+                c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+                x = _mm256_set1_epi32(a3[kp]);
+                c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+                c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+            }
+            int32_t *c = g->C + i * N + j;
+            _mm256_storeu_si256((__m256i *)c, c00);
+            _mm256_storeu_si256((__m256i *)(c + 8), c01);
+            _mm256_storeu_si256((__m256i *)(c + N), c10);
+            _mm256_storeu_si256((__m256i *)(c + N + 8), c11);
+            _mm256_storeu_si256((__m256i *)(c + 2 * N), c20);
+            _mm256_storeu_si256((__m256i *)(c + 2 * N + 8), c21);
+            _mm256_storeu_si256((__m256i *)(c + 3 * N), c30);
+            _mm256_storeu_si256((__m256i *)(c + 3 * N + 8), c31);
+        }
+        if (j < n1)
+            qp_plain(g, i, i + 4, j, n1);
+    }
+    for (; i < m1; i++) {
+        const int32_t *a = g->Ap + i * K2;
+        int64_t j = n0;
+        for (; j + 32 <= n1; j += 32) {
+            __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+            const int16_t *w = W + j * 2;
+            for (int64_t kp = 0; kp < K2; kp++, w += N * 2) {
+                __m256i x = _mm256_set1_epi32(a[kp]);
+                c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)w)));
+                c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 16))));
+                c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 32))));
+                c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 48))));
+            }
+            int32_t *c = g->C + i * N + j;
+            _mm256_storeu_si256((__m256i *)c, c0);
+            _mm256_storeu_si256((__m256i *)(c + 8), c1);
+            _mm256_storeu_si256((__m256i *)(c + 16), c2);
+            _mm256_storeu_si256((__m256i *)(c + 24), c3);
+        }
+        if (j < n1)
+            qp_plain(g, i, i + 1, j, n1);
+    }
+}
+#endif
+
+static void qp_range(void *arg, int64_t r0, int64_t r1) {
+    const qp *g = arg;
+    int64_t m0 = 0, m1 = g->M, n0 = 0, n1 = g->P->N;
+    if (g->by_cols) {
+        n0 = r0 * 32;
+        n1 = r1 * 32 < g->P->N ? r1 * 32 : g->P->N;
+    } else {
+        m0 = r0 * 4;
+        m1 = r1 * 4 < g->M ? r1 * 4 : g->M;
+    }
+#ifdef NN_X86
+    if (use_avx2()) {
+        qp_avx2(g, m0, m1, n0, n1);
+        return;
+    }
+#endif
+    qp_plain(g, m0, m1, n0, n1);
+}
+
+void nn_qgemm_packed(int64_t M, const uint8_t *A, int32_t za, const nn_qpacked *P, int32_t *C,
+                     int32_t *scratch, int nthreads) {
+    if (M <= 0 || P->N <= 0)
+        return;
+    const int64_t K = P->K, K2 = P->Kp / 2;
+    /* A - za as int16 pairs */
+    for (int64_t i = 0; i < M; i++) {
+        const uint8_t *a = A + i * K;
+        int32_t *o = scratch + i * K2;
+        for (int64_t kp = 0; kp < K2; kp++) {
+            int32_t lo = (int32_t)a[2 * kp] - za;
+            int32_t hi = 2 * kp + 1 < K ? (int32_t)a[2 * kp + 1] - za : 0;
+            o[kp] = (int32_t)(((uint32_t)(uint16_t)(int16_t)lo) | ((uint32_t)(uint16_t)(int16_t)hi << 16));
+        }
+    }
+    qp g = {M, scratch, P, C, M < 8};
+    int64_t units = g.by_cols ? (P->N + 31) / 32 : (M + 3) / 4;
+    if ((double)M * (double)P->N * (double)K < 65536)
+        nthreads = 1;
+    nn_parallel(units, nthreads, qp_range, &g);
 }

@@ -20,6 +20,7 @@ typedef struct nn_kctx {
     struct nn_pool *pool; /* NULL: outputs get their own buffers (nn_op_run) */
     int nthreads;
     char **err;
+    const void *prep; /* the node's nn_node.prep, or NULL */
 } nn_kctx;
 
 typedef int (*nn_kernel_fn)(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
@@ -35,6 +36,8 @@ const nn_kernel *nn_kernel_get(int op_id);
 
 /* Gives output t the type and shape (buffer from the session pool or its own). */
 int nn_kout(nn_kctx *k, nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *dims);
+/* Returns a scratch tensor from nn_kout to the pool (or frees it). */
+void nn_kscratch_done(nn_kctx *k, nn_tensor *t);
 /* Error naming the node: "node 'x' (MatMul): ..." */
 int nn_kfail(nn_kctx *k, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -58,6 +61,20 @@ void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, cons
  * entries (per column) or one (zb_per_col 0). */
 void nn_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int32_t za, const uint8_t *B,
               int b_signed, const int32_t *zb, int zb_per_col, int32_t *C, int nthreads);
+
+/* uint8/int8 weights B[K,N] minus their zero points, as int16 pairs interleaved along K
+ * (the layout of the AVX2 pairwise multiply-add), in one malloc block (free()). */
+typedef struct nn_qpacked {
+    int64_t K, N, Kp; /* Kp: K rounded up to even */
+    int16_t *w;       /* Kp/2 x N x 2 */
+} nn_qpacked;
+nn_qpacked *nn_qpack(const uint8_t *B, int b_signed, int64_t K, int64_t N, const int32_t *zb,
+                     int zb_per_col);
+/* C[M,N] = (A - za) x packed B, exact. scratch: M x Kp/2 int32. */
+void nn_qgemm_packed(int64_t M, const uint8_t *A, int32_t za, const nn_qpacked *P, int32_t *C,
+                     int32_t *scratch, int nthreads);
+/* Builds node->prep for kernels that prepare constant inputs at load (MatMulInteger). */
+int nn_prepare_node(nn_model *m, nn_node *n, char **err);
 
 /* Runs fn(arg, i0, i1) over [0, n) split into up to nthreads contiguous ranges. */
 void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int64_t i1), void *arg);

@@ -719,6 +719,7 @@ static void free_graph(nn_graph *g) {
             }
         }
         free(n->attrs);
+        free(n->prep);
         free(n->name);
         free(n->op);
         free(n->in);

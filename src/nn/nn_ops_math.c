@@ -82,9 +82,42 @@ int k_matmul(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *
     return 0;
 }
 
+static int zero_points(nn_kctx *k, const nn_tensor *zbt, int64_t N, int bdims, int32_t **zb,
+                       int64_t *nzb) {
+    *nzb = zbt ? nn_tensor_numel(zbt) : 1;
+    if (*nzb != 1 && (*nzb != N || bdims != 2))
+        return nn_kfail(k, STEP_EUNSUPPORTED, "b_zero_point must be a scalar or per column");
+    *zb = malloc((size_t)*nzb * sizeof **zb);
+    if (!*zb)
+        return nn_kfail(k, STEP_ENOMEM, "out of memory");
+    for (int64_t j = 0; j < *nzb; j++)
+        (*zb)[j] = zbt ? (int32_t)nn_get_i(zbt, j) : 0;
+    return 0;
+}
+
+int nn_prepare_node(nn_model *m, nn_node *n, char **err) {
+    if (strcmp(n->op, "MatMulInteger") || n->prep || n->nin < 2 || n->in[1] < 0)
+        return 0;
+    const nn_value *b = &m->vals[n->in[1]];
+    const nn_value *z = n->nin > 3 && n->in[3] >= 0 ? &m->vals[n->in[3]] : NULL;
+    if (!b->is_const || b->init.ndim != 2 || (z && !z->is_const) ||
+        (b->init.dtype != NN_U8 && b->init.dtype != NN_I8))
+        return 0;
+    nn_kctx k = {n->op, n->name, NULL, 0, NULL, 1, err, NULL};
+    int32_t *zb;
+    int64_t nzb, K = b->init.dims[0], N = b->init.dims[1];
+    int rc = zero_points(&k, z ? &z->init : NULL, N, 2, &zb, &nzb);
+    if (rc < 0)
+        return rc;
+    n->prep = nn_qpack(b->init.data, b->init.dtype == NN_I8, K, N, zb, nzb > 1);
+    free(zb);
+    return n->prep ? 0 : nn_fail(err, STEP_ENOMEM, "out of memory packing weights");
+}
+
 int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)nout;
-    if (in[0]->dtype != NN_U8 || (in[1]->dtype != NN_U8 && in[1]->dtype != NN_I8))
+    const nn_qpacked *P = k->prep;
+    if (in[0]->dtype != NN_U8 || (!P && in[1]->dtype != NN_U8 && in[1]->dtype != NN_I8))
         return nn_kfail(k, STEP_EUNSUPPORTED, "MatMulInteger of %s and %s (uint8 x uint8/int8)",
                         nn_dtype_name(in[0]->dtype), nn_dtype_name(in[1]->dtype));
     nn_tensor a, b;
@@ -95,23 +128,28 @@ int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor 
         return rc;
     int64_t M = a.dims[a.ndim - 2], K = a.dims[a.ndim - 1], N = b.dims[b.ndim - 1];
     const nn_tensor *za = nin > 2 && in[2]->data ? in[2] : NULL;
-    const nn_tensor *zbt = nin > 3 && in[3]->data ? in[3] : NULL;
     if (za && nn_tensor_numel(za) != 1)
         return nn_kfail(k, STEP_EUNSUPPORTED, "a_zero_point must be a scalar");
-    int64_t nzb = zbt ? nn_tensor_numel(zbt) : 1;
-    if (nzb != 1 && (nzb != N || b.ndim != 2))
-        return nn_kfail(k, STEP_EUNSUPPORTED, "b_zero_point must be a scalar or per column");
-    int32_t *zb = malloc((size_t)nzb * sizeof *zb);
-    if (!zb)
-        return nn_kfail(k, STEP_ENOMEM, "out of memory");
-    for (int64_t j = 0; j < nzb; j++)
-        zb[j] = zbt ? (int32_t)nn_get_i(zbt, j) : 0;
-    if ((rc = nn_kout(k, out[0], NN_I32, n, odims)) < 0) {
-        free(zb);
-        return rc;
-    }
     int32_t z = za ? (int32_t)nn_get_i(za, 0) : 0;
-    for (int64_t i = 0, B = nn_numel(nb, bdims); i < B; i++)
+    if ((rc = nn_kout(k, out[0], NN_I32, n, odims)) < 0)
+        return rc;
+    int64_t B = nn_numel(nb, bdims);
+    if (P && b.ndim == 2 && P->K == K && P->N == N) {
+        /* weights packed at load: the batch dims of A fold into its rows */
+        nn_tensor scratch = {0};
+        int64_t cnt = M * B * (P->Kp / 2) + 1;
+        if ((rc = nn_kout(k, &scratch, NN_I32, 1, &cnt)) < 0)
+            return rc;
+        nn_qgemm_packed(M * B, a.data, z, P, out[0]->data, scratch.data, k->nthreads);
+        nn_kscratch_done(k, &scratch);
+        return 0;
+    }
+    int32_t *zb;
+    int64_t nzb;
+    const nn_tensor *zbt = nin > 3 && in[3]->data ? in[3] : NULL;
+    if ((rc = zero_points(k, zbt, N, b.ndim, &zb, &nzb)) < 0)
+        return rc;
+    for (int64_t i = 0; i < B; i++)
         nn_qgemm(M, N, K, (const uint8_t *)a.data + batch_off(&a, nb, bdims, i), z,
                  (const uint8_t *)b.data + batch_off(&b, nb, bdims, i), b.dtype == NN_I8, zb,
                  nzb > 1, (int32_t *)out[0]->data + i * M * N, k->nthreads);

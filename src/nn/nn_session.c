@@ -40,9 +40,9 @@ struct nn_session {
     long *prof_n;
 };
 
-static double now_s(void) {
+static double now_s(void) { /* CPU time of this thread: meaningful on a loaded machine */
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -143,6 +143,14 @@ int nn_kout(nn_kctx *k, nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *d
     for (int i = 0; i < ndim; i++)
         t->dims[i] = dims[i];
     return 0;
+}
+
+void nn_kscratch_done(nn_kctx *k, nn_tensor *t) {
+    if (!k->pool)
+        nn_tensor_free(t);
+    else if (t->data)
+        pool_put(k->pool, t->data);
+    memset(t, 0, sizeof *t);
 }
 
 int nn_kfail(nn_kctx *k, int code, const char *fmt, ...) {
@@ -310,7 +318,7 @@ static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth) {
         return nn_fail(err, STEP_EINVAL, "subgraphs nested too deep");
     for (int i = 0; i < g->nnodes; i++) {
         const nn_node *n = &g->nodes[i];
-        nn_kctx k = {n->op, n->name, n->attrs, n->nattr, &s->pool, s->nthreads, err};
+        nn_kctx k = {n->op, n->name, n->attrs, n->nattr, &s->pool, s->nthreads, err, n->prep};
         if (n->folded)
             continue;
         if (n->nin > 64 || n->nout > 64)
