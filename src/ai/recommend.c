@@ -32,7 +32,9 @@ typedef struct blend {
     cand *c;
     size_t cap;
     ai_recommend_strmap purchased;
-    const json_t *prefs;
+    const json_t *cats, *tags; /* preferences, looked up once */
+    double price_lo, price_hi;
+    int has_price;
     int rc;
 } blend;
 
@@ -82,10 +84,7 @@ static void pref_each(void *ud, const char *id, const ai_recommend_meta *m) {
     blend *b = ud;
     if (b->rc)
         return;
-    const json_t *cats = json_object_get(b->prefs, "categories");
-    const json_t *tags = json_object_get(b->prefs, "tags");
-    const json_t *pmin = json_object_get(b->prefs, "priceMin");
-    const json_t *pmax = json_object_get(b->prefs, "priceMax");
+    const json_t *cats = b->cats, *tags = b->tags;
     double sum = 0;
     int n = 0;
     if (json_is_array(cats) && json_array_size(cats)) {
@@ -99,11 +98,9 @@ static void pref_each(void *ud, const char *id, const ai_recommend_meta *m) {
             liked += str_in(m->tags[i], tags);
         sum += (double)liked / (double)json_array_size(tags);
     }
-    if (json_is_number(pmin) || json_is_number(pmax)) {
+    if (b->has_price) {
         n++;
-        double lo = json_is_number(pmin) ? json_number_value(pmin) : -INFINITY;
-        double hi = json_is_number(pmax) ? json_number_value(pmax) : INFINITY;
-        sum += !isnan(m->price) && m->price >= lo && m->price <= hi;
+        sum += !isnan(m->price) && m->price >= b->price_lo && m->price <= b->price_hi;
     }
     if (!n || sum <= 0)
         return;
@@ -159,7 +156,15 @@ int stepd_recommend_for_user(stepd_recommend_index *idx, stepd_recommend_cf *cf,
                                  req->item_id);
 
     blend b = {0};
-    b.prefs = req->preferences;
+    if (req->preferences) {
+        const json_t *pmin = json_object_get(req->preferences, "priceMin");
+        const json_t *pmax = json_object_get(req->preferences, "priceMax");
+        b.cats = json_object_get(req->preferences, "categories");
+        b.tags = json_object_get(req->preferences, "tags");
+        b.has_price = json_is_number(pmin) || json_is_number(pmax);
+        b.price_lo = json_is_number(pmin) ? json_number_value(pmin) : -INFINITY;
+        b.price_hi = json_is_number(pmax) ? json_number_value(pmax) : INFINITY;
+    }
     /* seeds: the item, then the most recent distinct history items (weight 1) */
     const char *seeds[MAX_SEEDS + 1];
     char seedbuf[MAX_SEEDS][1024];
