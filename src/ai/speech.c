@@ -446,8 +446,8 @@ int stepd_speech_voices(json_t **out) {
     pthread_once(&flite_once, flite_setup);
     for (size_t i = 0; i < N_FLITE; i++)
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "engine", "flite", "voice",
-                                             flite_voices[i].name, "language", "en",
-                                             "sampleRate", 16000));
+                                             flite_voices[i].name, "language", "en", "sampleRate",
+                                             16000));
     pthread_mutex_lock(&espeak_lock);
     if (espeak_ready()) {
         const espeak_VOICE **vs = espeak_ListVoices(NULL);

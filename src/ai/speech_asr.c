@@ -7,8 +7,8 @@
  * are both loud (12 dB over the floor) and voiced (few zero crossings: white noise and hiss
  * cross zero on about half the samples, vowels far less), starting 300 ms earlier (pre-roll
  * ring). The segment closes after 300 ms below floor + 8 dB (a sentence pause), after 120 ms
- * once it is longer than 10 s, and at 30 s at most, so the recogniser never holds more than one bounded
- * utterance. Samples stream straight into the recogniser; the only buffers are the pre-roll
+ * once it is longer than 10 s, and at 30 s at most, so the recogniser never holds more than one
+ * bounded utterance. Samples stream straight into the recogniser; the only buffers are the pre-roll
  * ring and a 100 ms batch, so an hour of input costs what a minute does. Silence and noise
  * never reach the recogniser and give a "no speech" transcript.
  *
@@ -96,17 +96,17 @@ void stepd_speech_thread_cleanup(void) {
 
 /* ---- voice-activity detection and segmenting ---------------------------------------------- */
 
-#define FRAME 160          /* 10 ms */
-#define PREROLL 30         /* frames kept before an onset */
-#define ONSET_FRAMES 2     /* consecutive loud voiced frames that open a segment */
-#define HANGOVER 30        /* quiet frames that close a segment */
-#define SOFT_MAX 1000      /* frames: after 10 s, a shorter pause closes the segment */
-#define SOFT_HANGOVER 12   /* quiet frames that close a segment longer than SOFT_MAX */
-#define HARD_MAX 3000      /* frames: 30 s, cut regardless */
-#define MIN_VOICED 8       /* voiced frames a segment needs before it is worth decoding */
+#define FRAME 160        /* 10 ms */
+#define PREROLL 30       /* frames kept before an onset */
+#define ONSET_FRAMES 2   /* consecutive loud voiced frames that open a segment */
+#define HANGOVER 30      /* quiet frames that close a segment */
+#define SOFT_MAX 1000    /* frames: after 10 s, a shorter pause closes the segment */
+#define SOFT_HANGOVER 12 /* quiet frames that close a segment longer than SOFT_MAX */
+#define HARD_MAX 3000    /* frames: 30 s, cut regardless */
+#define MIN_VOICED 8     /* voiced frames a segment needs before it is worth decoding */
 #define ONSET_DB 12.0
 #define SUSTAIN_DB 8.0
-#define ABS_MIN_DB -55.0   /* dBFS: quieter than this is never speech */
+#define ABS_MIN_DB -55.0 /* dBFS: quieter than this is never speech */
 #define VOICED_ZCR 0.25
 #define BATCH (10 * FRAME) /* samples handed to the recogniser at once */
 
@@ -127,8 +127,7 @@ struct stepd_speech_stream {
     int error;
 };
 
-int stepd_speech_stream_open(stepd_speech_recognizer *rec, stepd_speech_stream **out,
-                             char **err) {
+int stepd_speech_stream_open(stepd_speech_recognizer *rec, stepd_speech_stream **out, char **err) {
     if (err)
         *err = NULL;
     if (!out)
@@ -343,15 +342,14 @@ json_t *stepd_speech_transcript_json(const stepd_speech_transcript *t) {
         return NULL;
     json_t *words = json_array();
     for (size_t i = 0; words && i < t->n_words; i++)
-        json_array_append_new(words, json_pack("{s:s,s:f,s:f,s:f}", "word", t->words[i].word,
-                                               "start", round3(t->words[i].start), "end",
-                                               round3(t->words[i].end), "confidence",
-                                               round3(t->words[i].confidence)));
+        json_array_append_new(words,
+                              json_pack("{s:s,s:f,s:f,s:f}", "word", t->words[i].word, "start",
+                                        round3(t->words[i].start), "end", round3(t->words[i].end),
+                                        "confidence", round3(t->words[i].confidence)));
     json_t *o = json_pack("{s:s,s:o,s:s,s:f,s:f,s:i,s:s,s:b}", "text", t->text ? t->text : "",
                           "words", words, "language", t->language, "durationSec",
-                          round3(t->duration_sec), "speechSec", round3(t->speech_sec),
-                          "segments", (json_int_t)t->n_segments, "format", t->format,
-                          "noSpeech", t->no_speech);
+                          round3(t->duration_sec), "speechSec", round3(t->speech_sec), "segments",
+                          (json_int_t)t->n_segments, "format", t->format, "noSpeech", t->no_speech);
     if (o && t->no_speech)
         json_object_set_new(o, "message",
                             json_string(t->n_segments ? "no words recognised in the audio"
@@ -414,8 +412,7 @@ int stepd_speech_transcribe_mem(stepd_speech_recognizer *rec, const void *data, 
     return transcribe(rec, SRC_MEM, NULL, data, len, NULL, NULL, name, out, err);
 }
 
-int stepd_speech_transcribe_io(stepd_speech_recognizer *rec, stepd_speech_read_fn rd,
-                               void *rd_user, const char *name, stepd_speech_transcript *out,
-                               char **err) {
+int stepd_speech_transcribe_io(stepd_speech_recognizer *rec, stepd_speech_read_fn rd, void *rd_user,
+                               const char *name, stepd_speech_transcript *out, char **err) {
     return transcribe(rec, SRC_IO, NULL, NULL, 0, rd, rd_user, name, out, err);
 }

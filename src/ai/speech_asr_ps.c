@@ -7,8 +7,9 @@
  * result() ends it and reads the best path's words, their frames (100 per second) and
  * posterior probabilities. Filler tokens (<s>, <sil>, [NOISE]) are dropped and alternate
  * pronunciation marks ("read(2)") stripped. pocketsphinx's own silence removal is off: the
- * caller's detector has already cut the audio, and removed frames would shift word times. Loading a model goes through one mutex because
- * sphinxbase's logging setup is global; decoding runs in parallel on separate instances.
+ * caller's detector has already cut the audio, and removed frames would shift word times. Loading a
+ * model goes through one mutex because sphinxbase's logging setup is global; decoding runs in
+ * parallel on separate instances.
  */
 #include "ai/speech_internal.h"
 

@@ -112,8 +112,8 @@ int ai_cli_speak(int argc, char **argv) {
         return 0;
     }
     if (!text || !outp) {
-        fprintf(stderr, "stepd ai speak: %s\n%s", !text ? "TEXT is missing" : "-o OUT.wav is missing",
-                speak_usage);
+        fprintf(stderr, "stepd ai speak: %s\n%s",
+                !text ? "TEXT is missing" : "-o OUT.wav is missing", speak_usage);
         return 2;
     }
     char *in = NULL;
@@ -138,11 +138,12 @@ int ai_cli_speak(int argc, char **argv) {
         stepd_speech_audio_free(&a);
         return 1;
     }
-    int espeak = a.sample_rate != 16000 ||
-                 (o.engine && !strncmp(o.engine, "espeak", 6));
+    int espeak = a.sample_rate != 16000 || (o.engine && !strncmp(o.engine, "espeak", 6));
     json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:I,s:f}", "file", outp, "engine",
                           espeak ? "espeak" : "flite", "voice",
-                          o.voice ? o.voice : espeak ? (o.language ? o.language : "en") : "slt",
+                          o.voice  ? o.voice
+                          : espeak ? (o.language ? o.language : "en")
+                                   : "slt",
                           "sampleRate", a.sample_rate, "samples", (json_int_t)a.n_samples,
                           "durationSec", a.duration_sec);
     print_json(j);

@@ -142,8 +142,8 @@ static int emit_frame(decoder *d, const AVFrame *frame) {
         d->out_cap = cap;
     }
     uint8_t *outp = (uint8_t *)d->out;
-    int n = swr_convert(d->swr, &outp, cap, frame ? (const uint8_t **)frame->extended_data : NULL,
-                        in);
+    int n =
+        swr_convert(d->swr, &outp, cap, frame ? (const uint8_t **)frame->extended_data : NULL, in);
     if (n < 0)
         return n;
     if (n > 0) {
@@ -167,8 +167,8 @@ static int drain(decoder *d) {
     return rc == AVERROR(EAGAIN) || rc == AVERROR_EOF ? 0 : rc;
 }
 
-static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn,
-                      void *user, char format[16], char **err) {
+static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn, void *user,
+                      char format[16], char **err) {
     char ebuf[AV_ERROR_MAX_STRING_SIZE];
     decoder d = {.fn = fn, .user = user, .stream = -1};
     int rc = 0, averr;
@@ -212,8 +212,8 @@ static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn,
     }
     d.cc->thread_count = 1;
     if ((averr = avcodec_open2(d.cc, codec, NULL)) < 0) {
-        rc = speech_fail(err, STEP_EPARSE, "%s: cannot open the %s decoder: %s", name,
-                         codec->name, av_make_error_string(ebuf, sizeof(ebuf), averr));
+        rc = speech_fail(err, STEP_EPARSE, "%s: cannot open the %s decoder: %s", name, codec->name,
+                         av_make_error_string(ebuf, sizeof(ebuf), averr));
         goto done;
     }
     if (d.cc->sample_rate <= 0 || d.cc->sample_rate > 768000 || d.cc->ch_layout.nb_channels <= 0 ||
@@ -265,8 +265,8 @@ static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn,
     if (d.stopped)
         rc = speech_fail(err, STEP_EFAILED, "decoding %s was stopped", name);
     else if (bad > MAX_BAD_PACKETS && d.produced == 0)
-        rc = speech_fail(err, STEP_EPARSE, "%s (%s) is corrupt: no packet could be decoded",
-                         name, format ? format : "?");
+        rc = speech_fail(err, STEP_EPARSE, "%s (%s) is corrupt: no packet could be decoded", name,
+                         format ? format : "?");
     else if (d.produced == 0 && read_err && read_err != AVERROR_INVALIDDATA)
         rc = speech_fail(err, STEP_EIO, "cannot read %s: %s", name,
                          av_make_error_string(ebuf, sizeof(ebuf), read_err));
@@ -274,9 +274,8 @@ static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn,
         rc = speech_fail(err, STEP_EPARSE, "%s (%s) is corrupt or truncated: no audio decoded",
                          name, format ? format : "?");
     else if (d.produced == 0)
-        rc = speech_fail(err, STEP_EPARSE,
-                         "%s (%s) contains no audio samples (is it truncated?)", name,
-                         format ? format : "?");
+        rc = speech_fail(err, STEP_EPARSE, "%s (%s) contains no audio samples (is it truncated?)",
+                         name, format ? format : "?");
 done:
     av_frame_free(&d.frame);
     av_packet_free(&d.pkt);
@@ -306,8 +305,8 @@ static int decode_custom(void *opaque, int (*rd)(void *, uint8_t *, int),
     return rc;
 }
 
-int stepd_speech_decode_mem(const void *data, size_t len, const char *name,
-                            stepd_speech_pcm_fn fn, void *user, char format[16], char **err) {
+int stepd_speech_decode_mem(const void *data, size_t len, const char *name, stepd_speech_pcm_fn fn,
+                            void *user, char format[16], char **err) {
     if (err)
         *err = NULL;
     if (format)
@@ -336,8 +335,8 @@ int stepd_speech_decode_io(stepd_speech_read_fn rd, void *rd_user, const char *n
     return decode_custom(&c, cb_read, NULL, name, fn, user, format, err);
 }
 
-int stepd_speech_decode_file(const char *path, stepd_speech_pcm_fn fn, void *user,
-                             char format[16], char **err) {
+int stepd_speech_decode_file(const char *path, stepd_speech_pcm_fn fn, void *user, char format[16],
+                             char **err) {
     if (err)
         *err = NULL;
     if (format)

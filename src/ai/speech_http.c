@@ -26,7 +26,8 @@ const char *stepd_speech_sniff(const void *data, size_t len) {
         return "webm";
     if (len >= 12 && !memcmp(p + 4, "ftyp", 4))
         return "m4a";
-    if (len >= 12 && !memcmp(p, "FORM", 4) && (!memcmp(p + 8, "AIFF", 4) || !memcmp(p + 8, "AIFC", 4)))
+    if (len >= 12 && !memcmp(p, "FORM", 4) &&
+        (!memcmp(p + 8, "AIFF", 4) || !memcmp(p + 8, "AIFC", 4)))
         return "aiff";
     if (len >= 4 && !memcmp(p, ".snd", 4))
         return "au";
@@ -43,11 +44,11 @@ const char *stepd_speech_content_type(const char *f) {
     static const struct {
         const char *ext, *type;
     } map[] = {
-        {"wav", "audio/wav"},   {"wave", "audio/wav"},   {"mp3", "audio/mpeg"},
-        {"ogg", "audio/ogg"},   {"oga", "audio/ogg"},    {"opus", "audio/ogg"},
-        {"flac", "audio/flac"}, {"webm", "audio/webm"},  {"m4a", "audio/mp4"},
-        {"mp4", "audio/mp4"},   {"aac", "audio/aac"},    {"aiff", "audio/aiff"},
-        {"aif", "audio/aiff"},  {"au", "audio/basic"},   {"mka", "audio/x-matroska"},
+        {"wav", "audio/wav"},   {"wave", "audio/wav"},  {"mp3", "audio/mpeg"},
+        {"ogg", "audio/ogg"},   {"oga", "audio/ogg"},   {"opus", "audio/ogg"},
+        {"flac", "audio/flac"}, {"webm", "audio/webm"}, {"m4a", "audio/mp4"},
+        {"mp4", "audio/mp4"},   {"aac", "audio/aac"},   {"aiff", "audio/aiff"},
+        {"aif", "audio/aiff"},  {"au", "audio/basic"},  {"mka", "audio/x-matroska"},
     };
     if (!f)
         return "application/octet-stream";
@@ -218,6 +219,6 @@ int stepd_speech_multipart_file(const char *content_type, const void *body, size
         free(ctype);
         p = stop + 2;
     }
-    return speech_fail(err, STEP_ENOTFOUND, "the multipart body has no %s%s%s", 
+    return speech_fail(err, STEP_ENOTFOUND, "the multipart body has no %s%s%s",
                        field ? "field '" : "file part", field ? field : "", field ? "'" : "");
 }

@@ -53,9 +53,9 @@ static int op_speak(json_t *p, json_t **out, char **err) {
     }
     int espeak = o.engine ? !strncasecmp(o.engine, "espeak", 6)
                           : o.language && strncasecmp(o.language, "en", 2) != 0;
-    *out = json_pack("{s:s,s:s,s:i,s:I,s:f}", "file", output, "engine",
-                     espeak ? "espeak" : "flite", "sampleRate", a.sample_rate, "samples",
-                     (json_int_t)a.n_samples, "durationSec", a.duration_sec);
+    *out = json_pack("{s:s,s:s,s:i,s:I,s:f}", "file", output, "engine", espeak ? "espeak" : "flite",
+                     "sampleRate", a.sample_rate, "samples", (json_int_t)a.n_samples, "durationSec",
+                     a.duration_sec);
     stepd_speech_audio_free(&a);
     return *out ? 0 : speech_fail(err, STEP_ENOMEM, "out of memory");
 }

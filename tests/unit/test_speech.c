@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -217,10 +218,10 @@ static void test_wav_round_trip_and_resampling(void **state) {
     assert_int_equal(stepd_speech_wav_encode(&hdr, &h, &hl), 0);
     memcpy(w2, h, 44);
     free(h);
-    w2[22] = 2;                                        /* channels */
+    w2[22] = 2; /* channels */
     uint32_t byte_rate = 44100 * 4, data = (uint32_t)frames * 4, riff = 36 + data;
     memcpy(w2 + 28, &byte_rate, 4);
-    w2[32] = 4;                                        /* block align */
+    w2[32] = 4; /* block align */
     memcpy(w2 + 40, &data, 4);
     memcpy(w2 + 4, &riff, 4);
     for (size_t i = 0; i < frames; i++) {
@@ -230,9 +231,8 @@ static void test_wav_round_trip_and_resampling(void **state) {
     }
     (void)st;
     n_collected = 0;
-    assert_int_equal(stepd_speech_decode_mem(w2, 44 + frames * 4, "tone.wav", collect, NULL, fmt,
-                                             &err),
-                     0);
+    assert_int_equal(
+        stepd_speech_decode_mem(w2, 44 + frames * 4, "tone.wav", collect, NULL, fmt, &err), 0);
     assert_true(n_collected > 15900 && n_collected < 16100);
     double db = rms_db(collected + 1000, 14000);
     assert_true(db > -16 && db < -10); /* 8000/32768 sine: -15.3 dBFS */
@@ -282,7 +282,6 @@ static void test_flac_and_ogg_transcribe(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
-
 /* Encodes 16 kHz mono samples as an MP3 file in memory with libavcodec's LAME encoder (the
  * fixture sox cannot make). Caller frees *out. */
 static int encode_mp3(const stepd_speech_audio *a, unsigned char **out, size_t *out_len) {
@@ -319,7 +318,8 @@ static int encode_mp3(const stepd_speech_audio *a, unsigned char **out, size_t *
                 int16_t v = pos + (size_t)i < a->n_samples ? a->samples[pos + (size_t)i] : 0;
                 if (cc->sample_fmt == AV_SAMPLE_FMT_S16P || cc->sample_fmt == AV_SAMPLE_FMT_S16)
                     ((int16_t *)fr->data[0])[i] = v;
-                else if (cc->sample_fmt == AV_SAMPLE_FMT_S32P || cc->sample_fmt == AV_SAMPLE_FMT_S32)
+                else if (cc->sample_fmt == AV_SAMPLE_FMT_S32P ||
+                         cc->sample_fmt == AV_SAMPLE_FMT_S32)
                     ((int32_t *)fr->data[0])[i] = v * 65536;
                 else
                     ((float *)fr->data[0])[i] = v / 32768.0f;
@@ -403,7 +403,7 @@ static void test_bad_inputs_give_clear_errors(void **state) {
     free(err);
     /* a PNG header labelled mp3 */
     const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                                 'I',  'H', 'D', 'R', 0,    0,    0,    1,   0, 0, 0, 1};
+                                 'I',  'H', 'D', 'R', 0,    0,    0,    1,    0, 0, 0, 1};
     assert_int_equal(stepd_speech_transcribe_mem(NULL, png, sizeof(png), "song.mp3", &t, &err),
                      STEP_EPARSE);
     assert_non_null(strstr(err, "song.mp3"));
@@ -482,7 +482,6 @@ static void test_silence_and_noise_are_no_speech(void **state) {
     free(s);
 }
 
-
 static void test_speech_in_background_noise(void **state) {
     (void)state;
     stepd_speech_audio a;
@@ -492,7 +491,8 @@ static void test_speech_in_background_noise(void **state) {
     uint32_t x = 99; /* hiss at about -45 dBFS, under 2 s of it on each side */
     for (size_t i = 0; i < n; i++) {
         x = x * 1664525u + 1013904223u;
-        int v = (int)((x >> 8) % 321) - 160 + (i >= pad && i < pad + a.n_samples ? a.samples[i - pad] : 0);
+        int v = (int)((x >> 8) % 321) - 160 +
+                (i >= pad && i < pad + a.n_samples ? a.samples[i - pad] : 0);
         s[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
     }
     stepd_speech_transcript t;
@@ -682,9 +682,9 @@ static void test_stream_api_and_json(void **state) {
     stepd_speech_stream *s;
     assert_int_equal(stepd_speech_stream_open(rec, &s, &err), 0);
     for (size_t i = 0; i < a.n_samples; i += 333) /* odd chunk sizes */
-        assert_int_equal(
-            stepd_speech_stream_feed(s, a.samples + i, a.n_samples - i < 333 ? a.n_samples - i : 333),
-            0);
+        assert_int_equal(stepd_speech_stream_feed(s, a.samples + i,
+                                                  a.n_samples - i < 333 ? a.n_samples - i : 333),
+                         0);
     stepd_speech_transcript t;
     assert_int_equal(stepd_speech_stream_finish(s, &t, &err), 0);
     json_t *j = stepd_speech_transcript_json(&t);
@@ -772,8 +772,8 @@ static void test_multipart_upload(void **state) {
     free(ctype);
     free(fname);
     assert_int_equal(stepd_speech_multipart_file("multipart/form-data; boundary=\"XyZ\"", body,
-                                                 sizeof(body) - 1, "note", &part, &plen, NULL,
-                                                 NULL, &err),
+                                                 sizeof(body) - 1, "note", &part, &plen, NULL, NULL,
+                                                 &err),
                      0);
     assert_int_equal(plen, 7);
     assert_int_equal(stepd_speech_multipart_file("multipart/form-data; boundary=XyZ", body,
@@ -791,7 +791,6 @@ static void test_multipart_upload(void **state) {
                      STEP_EPARSE);
     free(err);
 }
-
 
 static void test_json_entry_point(void **state) {
     (void)state;

@@ -24,8 +24,8 @@ static int get_audio(step_ctx *ctx, step_request *req, step_response *res) {
     char path[512];
     struct stat sb;
     if (!format || audio_path(path, sizeof(path), id, format) || stat(path, &sb) != 0) {
-        json_t *body = json_pack("{s:s,s:s}", "error", "audio not ready", "status",
-                                 status ? status : "?");
+        json_t *body =
+            json_pack("{s:s,s:s}", "error", "audio not ready", "status", status ? status : "?");
         json_decref(rec);
         return step_respond(res, 409, body);
     }
@@ -61,10 +61,10 @@ static int get_audio(step_ctx *ctx, step_request *req, step_response *res) {
     return rc;
 #else
     (void)ctx;
-    return step_respond(res, 501, json_pack("{s:s,s:s,s:I,s:b}", "error",
-                                            "this stepd cannot send binary bodies yet",
-                                            "contentType", ctype, "bytes", (json_int_t)size,
-                                            "partial", partial));
+    return step_respond(res, 501,
+                        json_pack("{s:s,s:s,s:I,s:b}", "error",
+                                  "this stepd cannot send binary bodies yet", "contentType", ctype,
+                                  "bytes", (json_int_t)size, "partial", partial));
 #endif
 }
 

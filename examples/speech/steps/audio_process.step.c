@@ -17,7 +17,8 @@ static int fail(step_ctx *ctx, const char *id, json_t *rec, const char *msg) {
     json_object_set_new(rec, "error", json_string(msg));
     int rc = step_state_set(ctx, "audio", id, rec);
     json_decref(rec);
-    return rc ? rc : step_emit(ctx, "speech.failed", json_pack("{s:s,s:s}", "id", id, "error", msg));
+    return rc ? rc
+              : step_emit(ctx, "speech.failed", json_pack("{s:s,s:s}", "id", id, "error", msg));
 }
 
 static int process(step_ctx *ctx, json_t *in) {
@@ -77,9 +78,9 @@ static int process(step_ctx *ctx, json_t *in) {
         rc = step_state_set(ctx, "audio", id, rec);
         json_decref(rec);
         if (!rc)
-            rc = step_emit(ctx, "speech.synthesized", json_pack("{s:s,s:s,s:f}", "id", id, "url",
-                                                                url, "durationSec",
-                                                                a.duration_sec));
+            rc = step_emit(
+                ctx, "speech.synthesized",
+                json_pack("{s:s,s:s,s:f}", "id", id, "url", url, "durationSec", a.duration_sec));
         stepd_speech_audio_free(&a);
         return rc;
     }

@@ -24,18 +24,21 @@ static int upload(step_ctx *ctx, step_request *req, step_response *res) {
         }
     }
     if (len == 0)
-        return step_respond(res, 400, json_pack("{s:s}", "error", "empty upload: send the audio "
-                                                                  "as the body or a form file"));
+        return step_respond(res, 400,
+                            json_pack("{s:s}", "error",
+                                      "empty upload: send the audio "
+                                      "as the body or a form file"));
     if (len > AUDIO_MAX_BYTES)
-        return free(filename), step_respond(res, 413, json_pack("{s:s,s:i}", "error",
-                                                                "audio too large", "maxBytes",
-                                                                (int)AUDIO_MAX_BYTES));
+        return free(filename), step_respond(res, 413,
+                                            json_pack("{s:s,s:i}", "error", "audio too large",
+                                                      "maxBytes", (int)AUDIO_MAX_BYTES));
     const char *format = stepd_speech_sniff(data, len);
     if (!format) {
         free(filename);
-        return step_respond(res, 415, json_pack("{s:s}", "error",
-                                                "not a supported audio file (wav, flac, ogg, mp3, "
-                                                "m4a, webm, aiff, au)"));
+        return step_respond(res, 415,
+                            json_pack("{s:s}", "error",
+                                      "not a supported audio file (wav, flac, ogg, mp3, "
+                                      "m4a, webm, aiff, au)"));
     }
     char id[33], path[512];
     step_new_id(id);
@@ -43,21 +46,21 @@ static int upload(step_ctx *ctx, step_request *req, step_response *res) {
         free(filename);
         return STEP_EIO;
     }
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s?}", "id", id, "kind", "upload",
-                            "format", format, "contentType", stepd_speech_content_type(format),
-                            "bytes", (json_int_t)len, "status", "queued", "filename", filename);
+    json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s?}", "id", id, "kind", "upload", "format",
+                            format, "contentType", stepd_speech_content_type(format), "bytes",
+                            (json_int_t)len, "status", "queued", "filename", filename);
     free(filename);
     int rc = step_state_set(ctx, "audio", id, rec);
     json_decref(rec);
     if (!rc)
-        rc = step_emit(ctx, "audio.process", json_pack("{s:s,s:s}", "id", id, "action",
-                                                       "transcribe"));
+        rc = step_emit(ctx, "audio.process",
+                       json_pack("{s:s,s:s}", "id", id, "action", "transcribe"));
     if (rc)
         return rc;
     char url[64];
     snprintf(url, sizeof(url), "/audio/%s", id);
-    return step_respond(res, 202, json_pack("{s:s,s:s,s:s}", "id", id, "url", url, "status",
-                                            "queued"));
+    return step_respond(res, 202,
+                        json_pack("{s:s,s:s,s:s}", "id", id, "url", url, "status", "queued"));
 }
 
 STEP_CONFIG = {

@@ -3,8 +3,8 @@
  * records {status: "queued"} in state "audio", emits audio.process {action: "synthesize"} and
  * answers 202 {id, url}; GET /audio/:id serves the WAV once speech.synthesized has fired.
  */
-#include <stepd/step.h>
 #include <stdio.h>
+#include <stepd/step.h>
 
 static int speak(step_ctx *ctx, step_request *req, step_response *res) {
     char id[33], url[64];
@@ -21,8 +21,8 @@ static int speak(step_ctx *ctx, step_request *req, step_response *res) {
     json_object_set_new(ev, "action", json_string("synthesize"));
     if ((rc = step_emit(ctx, "audio.process", ev)))
         return rc;
-    return step_respond(res, 202, json_pack("{s:s,s:s,s:s}", "id", id, "url", url, "status",
-                                            "queued"));
+    return step_respond(res, 202,
+                        json_pack("{s:s,s:s,s:s}", "id", id, "url", url, "status", "queued"));
 }
 
 STEP_CONFIG = {

@@ -85,12 +85,12 @@ typedef long (*stepd_speech_read_fn)(void *user, unsigned char *buf, size_t cap)
  * `fn` in chunks (bounded memory). The detected container name goes to `format` (may be
  * NULL, at least 16 bytes). Zero-byte, corrupt, truncated-to-nothing and non-audio input is
  * STEP_EPARSE with a message naming the problem (and `name`, used in messages only). */
-int stepd_speech_decode_mem(const void *data, size_t len, const char *name,
-                            stepd_speech_pcm_fn fn, void *user, char format[16], char **err);
+int stepd_speech_decode_mem(const void *data, size_t len, const char *name, stepd_speech_pcm_fn fn,
+                            void *user, char format[16], char **err);
 int stepd_speech_decode_io(stepd_speech_read_fn rd, void *rd_user, const char *name,
                            stepd_speech_pcm_fn fn, void *user, char format[16], char **err);
-int stepd_speech_decode_file(const char *path, stepd_speech_pcm_fn fn, void *user,
-                             char format[16], char **err);
+int stepd_speech_decode_file(const char *path, stepd_speech_pcm_fn fn, void *user, char format[16],
+                             char **err);
 
 /* ---- recognisers (vtable) ----------------------------------------------------------------- */
 
@@ -129,12 +129,12 @@ typedef struct stepd_speech_transcript {
     char *text;               /* words joined by spaces; "" when no speech */
     stepd_speech_word *words; /* n_words entries */
     size_t n_words;
-    char language[16];     /* "en-US" */
-    char format[16];       /* detected input container ("wav", "mp3", ...; "pcm" for raw) */
-    double duration_sec;   /* of the whole input */
-    double speech_sec;     /* of the segments sent to the recogniser */
-    size_t n_segments;     /* segments cut at silences */
-    int no_speech;         /* 1 when nothing was recognised (silence, noise) */
+    char language[16];   /* "en-US" */
+    char format[16];     /* detected input container ("wav", "mp3", ...; "pcm" for raw) */
+    double duration_sec; /* of the whole input */
+    double speech_sec;   /* of the segments sent to the recogniser */
+    size_t n_segments;   /* segments cut at silences */
+    int no_speech;       /* 1 when nothing was recognised (silence, noise) */
 } stepd_speech_transcript;
 
 void stepd_speech_transcript_free(stepd_speech_transcript *t); /* NULL ok */
@@ -158,9 +158,8 @@ int stepd_speech_transcribe_file(stepd_speech_recognizer *rec, const char *path,
                                  stepd_speech_transcript *out, char **err);
 int stepd_speech_transcribe_mem(stepd_speech_recognizer *rec, const void *data, size_t len,
                                 const char *name, stepd_speech_transcript *out, char **err);
-int stepd_speech_transcribe_io(stepd_speech_recognizer *rec, stepd_speech_read_fn rd,
-                               void *rd_user, const char *name, stepd_speech_transcript *out,
-                               char **err);
+int stepd_speech_transcribe_io(stepd_speech_recognizer *rec, stepd_speech_read_fn rd, void *rd_user,
+                               const char *name, stepd_speech_transcript *out, char **err);
 
 /* Frees this thread's cached decoder now (it is also freed when the thread exits). */
 void stepd_speech_thread_cleanup(void);
