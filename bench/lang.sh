@@ -12,8 +12,8 @@ RESULTS=${RESULTS:-$ROOT/bench/RESULTS.md} # RESULTS=/dev/null for a trial run
 DUR=${DUR:-8}
 P="$BT/langbench"
 mkdir -p "$P/steps"
-cat >"$P/stepd.json" <<'J'
-{"workers": 8, "eventWorkers": 8,
+cat >"$P/stepd.json" <<J
+{"workers": ${WORKERS:-8}, "eventWorkers": ${WORKERS:-8},
  "events": {"maxAttempts": 3, "backoffMs": 100, "timeoutMs": 30000, "concurrency": 64},
  "languages": {"node": {"processes": 2}, "python": {"processes": 2}}}
 J

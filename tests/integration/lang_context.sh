@@ -10,6 +10,7 @@ command -v node >/dev/null || { echo "node is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 is not installed"; exit 77; }
 dir=$(project polyglot_ctx)
 start_server "$dir" start
+grep -q '"msg":"stepd is listening","steps":11' "$LOG" || fail "not every step loaded (cron and noop included)"
 
 for lang in js py; do
     out=$(http POST "/$lang/ctx/g$lang?x=1&y=two" '{"hello":"world"}' -H 'x-custom: yes' -H 'x-trace-id: trace-'$lang -D "$TMP/h")
