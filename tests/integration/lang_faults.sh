@@ -11,8 +11,9 @@ start_server "$dir" start
 
 ids=()
 for kind in hang throws pythrows crash garbage pycrash pyhang; do
-    # one hang at a time: a stuck loop takes a whole worker until the step timeout kills it
-    ns="1 2 3"; [ "$kind" = hang ] && ns=1
+    # one hang at a time: a stuck loop takes a whole worker (and every invocation it holds, which
+# is then retried) until the step timeout kills it
+    ns="1 2 3"; case "$kind" in hang|pyhang) ns=1 ;; esac
     for n in $ns; do
         id="$kind-$n"
         ids+=("$id")
@@ -45,7 +46,7 @@ for id in "${ids[@]}"; do
     done
     contains "$v" '"attempt":' "event $id completed after the fault"
 done
-for _ in $(seq 100); do
+for _ in $(seq 300); do # 8 attempts with doubling backoff from 100 ms: up to ~20 s
     dlq=$("$STEPD_BIN" dlq list --port "$PORT")
     case "$dlq" in *always-1*) break ;; esac
     sleep 0.1
