@@ -14,11 +14,11 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
-#define MAX_SEEDS 20   /* most recent history items used as seeds */
-#define NEIGHBOURS 50  /* neighbours fetched per seed and source */
+#define MAX_SEEDS 20  /* most recent history items used as seeds */
+#define NEIGHBOURS 50 /* neighbours fetched per seed and source */
 
 typedef struct cand {
     double src[3]; /* content, collaborative, preferences */
@@ -182,8 +182,7 @@ int stepd_recommend_for_user(stepd_recommend_index *idx, stepd_recommend_cf *cf,
         char id[1024];
         if (event_id(ev, id, sizeof(id)))
             continue;
-        if (is_purchase(ev) &&
-            ai_recommend_strmap_intern(&b.purchased, id, strlen(id), &dummy) < 0)
+        if (is_purchase(ev) && ai_recommend_strmap_intern(&b.purchased, id, strlen(id), &dummy) < 0)
             b.rc = STEP_ENOMEM;
         if (nseeds - (req->item_id != NULL) >= MAX_SEEDS)
             continue;

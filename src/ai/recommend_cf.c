@@ -207,8 +207,7 @@ int stepd_recommend_cf_new(const json_t *histories, stepd_recommend_metric metri
         cf->i_off[b.t[i].item + 1]++;
         cf->u_item[i] = b.t[i].item; /* sorted by user already */
         cf->u_w[i] = b.t[i].w;
-        cf->i_norm[b.t[i].item] +=
-            metric == STEPD_RECOMMEND_COSINE ? b.t[i].w * b.t[i].w : 1.0;
+        cf->i_norm[b.t[i].item] += metric == STEPD_RECOMMEND_COSINE ? b.t[i].w * b.t[i].w : 1.0;
     }
     for (size_t u = 0; u < nu; u++)
         cf->u_off[u + 1] += cf->u_off[u];

@@ -95,7 +95,7 @@ static int run_bench(stepd_recommend_index *idx, const json_t *catalog, size_t n
         fprintf(stderr, "stepd ai recommend: --bench needs a non-empty catalogue\n");
         return 1;
     }
-    char (*ids)[64] = calloc(nq ? nq : 1, sizeof(*ids));
+    char(*ids)[64] = calloc(nq ? nq : 1, sizeof(*ids));
     const char **idp = calloc(nq ? nq : 1, sizeof(*idp));
     stepd_recommend_hits *out = calloc(nq ? nq : 1, sizeof(*out));
     if (!ids || !idp || !out) {
@@ -124,14 +124,13 @@ static int run_bench(stepd_recommend_index *idx, const json_t *catalog, size_t n
     double batch_ms = now_ms() - t0;
     for (size_t i = 0; i < nq; i++)
         stepd_recommend_hits_free(&out[i]);
-    json_t *r = json_pack("{s:I,s:I,s:f,s:f,s:I,s:f,s:f,s:i}", "products",
-                          (json_int_t)stepd_recommend_index_count(idx), "features",
-                          (json_int_t)stepd_recommend_index_features(idx), "build_ms",
-                          build_ms + refresh_ms, "refresh_ms", refresh_ms, "queries",
-                          (json_int_t)nq, "single_thread_qps",
-                          nsingle / (single_ms > 0 ? single_ms : 1e-3) * 1e3, "batch_qps",
-                          nq / (batch_ms > 0 ? batch_ms : 1e-3) * 1e3, "threads",
-                          ai_recommend_threads(threads));
+    json_t *r = json_pack(
+        "{s:I,s:I,s:f,s:f,s:I,s:f,s:f,s:i}", "products",
+        (json_int_t)stepd_recommend_index_count(idx), "features",
+        (json_int_t)stepd_recommend_index_features(idx), "build_ms", build_ms + refresh_ms,
+        "refresh_ms", refresh_ms, "queries", (json_int_t)nq, "single_thread_qps",
+        nsingle / (single_ms > 0 ? single_ms : 1e-3) * 1e3, "batch_qps",
+        nq / (batch_ms > 0 ? batch_ms : 1e-3) * 1e3, "threads", ai_recommend_threads(threads));
     free(ids);
     free(idp);
     free(out);
@@ -275,8 +274,10 @@ int ai_cli_recommend(int argc, char **argv) {
             goto out;
         }
         if (!json_is_array(catalog)) {
-            fprintf(stderr, "stepd ai recommend: %s: the catalogue must be a JSON array of "
-                            "products\n", catalog_path);
+            fprintf(stderr,
+                    "stepd ai recommend: %s: the catalogue must be a JSON array of "
+                    "products\n",
+                    catalog_path);
             goto out;
         }
         if (stepd_recommend_index_new(&o, &idx, &err))
@@ -318,7 +319,7 @@ int ai_cli_recommend(int argc, char **argv) {
     }
     if (all) {
         size_t n = json_array_size(catalog);
-        char (*idbuf)[1024] = calloc(n ? n : 1, sizeof(*idbuf));
+        char(*idbuf)[1024] = calloc(n ? n : 1, sizeof(*idbuf));
         const char **idp = calloc(n ? n : 1, sizeof(*idp));
         stepd_recommend_hits *hits = calloc(n ? n : 1, sizeof(*hits));
         json_t *res = json_object();
@@ -356,8 +357,8 @@ int ai_cli_recommend(int argc, char **argv) {
     status = 0; /* --save only */
     goto out;
 fail:
-    fprintf(stderr, "stepd ai recommend: %s\n", err ? err + (strncmp(err, "recommend: ", 11) ? 0 : 11)
-                                                   : "out of memory");
+    fprintf(stderr, "stepd ai recommend: %s\n",
+            err ? err + (strncmp(err, "recommend: ", 11) ? 0 : 11) : "out of memory");
     status = 1;
 out:
     free(err);

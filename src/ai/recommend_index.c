@@ -388,9 +388,9 @@ static int build_items(stepd_recommend_index *idx, build_item *items, size_t n, 
             break;
         }
         for (size_t l = 0; l < w->local.count && !rc; l++) {
-            int r = ai_recommend_strmap_intern(
-                &idx->vocab, ai_recommend_strmap_key(&w->local, (uint32_t)l), w->local.len[l],
-                &map[l]);
+            int r = ai_recommend_strmap_intern(&idx->vocab,
+                                               ai_recommend_strmap_key(&w->local, (uint32_t)l),
+                                               w->local.len[l], &map[l]);
             if (r < 0 || ensure_terms(idx, idx->vocab.count))
                 rc = STEP_ENOMEM;
         }
@@ -398,8 +398,8 @@ static int build_items(stepd_recommend_index *idx, build_item *items, size_t n, 
             build_item *it = &items[i];
             for (uint32_t j = 0; j < it->nnz; j++)
                 it->tc[j] = map[it->tc[j]];
-            rc = ai_recommend_index_set_doc(idx, it->id, strlen(it->id), it->tc, it->nnz,
-                                            &it->meta);
+            rc =
+                ai_recommend_index_set_doc(idx, it->id, strlen(it->id), it->tc, it->nnz, &it->meta);
             it->tc = NULL;
             memset(&it->meta, 0, sizeof(it->meta));
         }
@@ -497,4 +497,3 @@ int stepd_recommend_index_remove(stepd_recommend_index *idx, const char *id) {
     pthread_rwlock_unlock(&idx->lock);
     return rc;
 }
-

@@ -63,8 +63,8 @@ static void put_str(wbuf *b, const char *s) {
     put(b, s, n);
 }
 
-int stepd_recommend_index_save_buffer(stepd_recommend_index *idx, unsigned char **buf,
-                                      size_t *len, char **err) {
+int stepd_recommend_index_save_buffer(stepd_recommend_index *idx, unsigned char **buf, size_t *len,
+                                      char **err) {
     if (!idx || !buf || !len)
         return ai_recommend_fail(err, STEP_EINVAL, "recommend: save needs an index and a buffer");
     wbuf b = {0};
@@ -72,8 +72,8 @@ int stepd_recommend_index_save_buffer(stepd_recommend_index *idx, unsigned char 
     const stepd_recommend_options *o = &idx->opts;
     put(&b, MAGIC, 8);
     put_u32(&b, VERSION);
-    uint32_t hdr[7] = {(uint32_t)o->ngram_min, (uint32_t)o->ngram_max, (uint32_t)o->stop_words,
-                       (uint32_t)o->sublinear_tf, (uint32_t)o->use_idf, (uint32_t)o->smooth_idf,
+    uint32_t hdr[7] = {(uint32_t)o->ngram_min,    (uint32_t)o->ngram_max, (uint32_t)o->stop_words,
+                       (uint32_t)o->sublinear_tf, (uint32_t)o->use_idf,   (uint32_t)o->smooth_idf,
                        (uint32_t)o->norm};
     put(&b, hdr, sizeof(hdr));
     uint64_t mf = o->max_features;
@@ -354,9 +354,8 @@ int stepd_recommend_index_load_buffer(const unsigned char *buf, size_t len,
         stepd_recommend_index_free(idx);
         if (rc)
             return ai_recommend_fail(err, rc, "recommend: out of memory while loading the index");
-        return ai_recommend_fail(err, STEP_EPARSE,
-                                 "recommend: the index is damaged (at byte %zu of %zu)", r.off,
-                                 r.len);
+        return ai_recommend_fail(
+            err, STEP_EPARSE, "recommend: the index is damaged (at byte %zu of %zu)", r.off, r.len);
     }
     *out = idx;
     return 0;

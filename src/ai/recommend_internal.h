@@ -64,8 +64,8 @@ typedef int (*ai_recommend_term_fn)(void *ud, const char *term, size_t len);
 /* Splits text into terms exactly like scikit-learn's default analyzer would on the decoded
  * string (lowercase, (?u)\b\w\w+\b, stop words, n-grams joined by " ") and calls emit for each
  * term in order. Returns 0, STEP_ENOMEM, or emit's first non-zero return. */
-int ai_recommend_analyze(const ai_recommend_analyzer *a, ai_recommend_tokbuf *buf,
-                         const char *text, size_t len, ai_recommend_term_fn emit, void *ud);
+int ai_recommend_analyze(const ai_recommend_analyzer *a, ai_recommend_tokbuf *buf, const char *text,
+                         size_t len, ai_recommend_term_fn emit, void *ud);
 void ai_recommend_tokbuf_free(ai_recommend_tokbuf *buf);
 /* 1 when the English stop word list was compiled in (from the installed scikit-learn). */
 int ai_recommend_have_stop_words(void);
@@ -74,8 +74,8 @@ int ai_recommend_is_stop_word(const char *s, size_t len);
 /* ---- product text and metadata -------------------------------------------------------------- */
 /* Appends the product's text per `fields` (NULL-terminated) to *buf (malloc'ed, grows).
  * Returns 0 or STEP_ENOMEM. Sets *len. */
-int ai_recommend_product_text(const json_t *product, char *const *fields, char **buf,
-                              size_t *cap, size_t *len);
+int ai_recommend_product_text(const json_t *product, char *const *fields, char **buf, size_t *cap,
+                              size_t *len);
 /* The product id as a string into out (size outsz): strings as is, integers in decimal.
  * Returns 0, or STEP_EINVAL when missing / not a string or integer / too long. */
 int ai_recommend_product_id(const json_t *product, char *out, size_t outsz);
@@ -84,7 +84,8 @@ const char *ai_recommend_reason_content(void);
 const char *ai_recommend_reason_cf(void);
 const char *ai_recommend_reason_pref(void);
 
-/* ---- index internals used by the blend -------------------------------------------------------- */
+/* ---- index internals used by the blend --------------------------------------------------------
+ */
 typedef struct ai_recommend_meta {
     char *category; /* or NULL */
     char **tags;    /* ntags owned strings */

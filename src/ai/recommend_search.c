@@ -300,9 +300,8 @@ static int refresh(stepd_recommend_index *idx) {
     for (size_t t = 0; t < nterms; t++) {
         if (idx->idf[t] == 0)
             continue;
-        idx->idf[t] = idx->opts.use_idf
-                          ? log(n / ((double)idx->df[t] + idx->opts.smooth_idf)) + 1.0
-                          : 1.0;
+        idx->idf[t] =
+            idx->opts.use_idf ? log(n / ((double)idx->df[t] + idx->opts.smooth_idf)) + 1.0 : 1.0;
     }
     /* Two passes over the products, each split across threads by product range: count
      * postings per term (and the norms), then fill. Each thread writes its own slice of every
@@ -311,8 +310,9 @@ static int refresh(stepd_recommend_index *idx) {
     refresh_part *parts = calloc((size_t)nth, sizeof(*parts));
     int rc = parts ? 0 : STEP_ENOMEM;
     for (int t = 0; t < nth && !rc; t++) {
-        parts[t] = (refresh_part){idx, ndocs * (size_t)t / (size_t)nth,
-                                  ndocs * (size_t)(t + 1) / (size_t)nth, NULL, 0, 0};
+        parts[t] = (refresh_part){
+            idx, ndocs * (size_t)t / (size_t)nth, ndocs * (size_t)(t + 1) / (size_t)nth, NULL, 0,
+            0};
         if (!(parts[t].cursor = calloc(nterms ? nterms : 1, sizeof(size_t))))
             rc = STEP_ENOMEM;
     }
@@ -584,8 +584,7 @@ static void *batch_run(void *arg) {
 }
 
 int stepd_recommend_index_similar_batch(stepd_recommend_index *idx, const char *const *ids,
-                                        size_t n, size_t k, stepd_recommend_hits *out,
-                                        char **err) {
+                                        size_t n, size_t k, stepd_recommend_hits *out, char **err) {
     if (!idx || (n && (!ids || !out)))
         return ai_recommend_fail(err, STEP_EINVAL, "recommend: similar_batch needs ids and out");
     memset(out, 0, n * sizeof(*out));
@@ -593,12 +592,13 @@ int stepd_recommend_index_similar_batch(stepd_recommend_index *idx, const char *
     if (rc)
         return ai_recommend_fail(err, rc, "recommend: out of memory while refreshing the index");
     int nthreads = n >= 64 ? idx->nthreads : 1;
-    batch_worker ws[64];
+    batch_worker ws[64] = {0};
     pthread_t tids[64];
     int running[64] = {0};
     for (int t = 0; t < nthreads; t++)
-        ws[t] = (batch_worker){idx, ids, out, n * (size_t)t / (size_t)nthreads,
-                               n * (size_t)(t + 1) / (size_t)nthreads, k, 0};
+        ws[t] = (batch_worker){
+            idx, ids, out, n * (size_t)t / (size_t)nthreads, n * (size_t)(t + 1) / (size_t)nthreads,
+            k,   0};
     for (int t = 1; t < nthreads; t++)
         running[t] = !pthread_create(&tids[t], NULL, batch_run, &ws[t]);
     batch_run(&ws[0]);

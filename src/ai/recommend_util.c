@@ -89,8 +89,7 @@ static long strmap_lookup(const ai_recommend_strmap *m, const char *s, size_t le
             return -1;
         }
         uint32_t id = (uint32_t)v - 1;
-        if ((uint32_t)(v >> 32) == h && m->len[id] == len &&
-            !memcmp(m->pool + m->off[id], s, len))
+        if ((uint32_t)(v >> 32) == h && m->len[id] == len && !memcmp(m->pool + m->off[id], s, len))
             return id;
         i = (i + 1) & (m->nslots - 1);
     }
@@ -181,8 +180,8 @@ static int buf_append(char **buf, size_t *cap, size_t *len, const char *s, size_
     return 0;
 }
 
-int ai_recommend_product_text(const json_t *product, char *const *fields, char **buf,
-                              size_t *cap, size_t *len) {
+int ai_recommend_product_text(const json_t *product, char *const *fields, char **buf, size_t *cap,
+                              size_t *len) {
     *len = 0;
     if (buf_append(buf, cap, len, "", 0))
         return STEP_ENOMEM;

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,17 +55,34 @@ static void test_analyzer_matches_python_unicode_rules(void **state) {
     stepd_recommend_index *idx = NULL;
     assert_int_equal(stepd_recommend_index_new(NULL, &idx, NULL), 0);
     const char *text = "\xC4\xB0stanbul \xCE\x9F\xCE\x94\xCE\x9F\xCE\xA3 \xCE\xA3 "
-                       "\xCE\xA3\xCE\x91\xCE\xA3 caf\xC3\xA9 e\xCC\x81" "clair x\xC2\xB2 a_b "
-                       "4K, I a \xC7\x85" "emal \xC8\xBA" "lpha \xEF\xAC\x81le "
-                       "\xD9\xA3\xD9\xA4 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E stra\xC3\x9F" "e "
+                       "\xCE\xA3\xCE\x91\xCE\xA3 caf\xC3\xA9 e\xCC\x81"
+                       "clair x\xC2\xB2 a_b "
+                       "4K, I a \xC7\x85"
+                       "emal \xC8\xBA"
+                       "lpha \xEF\xAC\x81le "
+                       "\xD9\xA3\xD9\xA4 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E stra\xC3\x9F"
+                       "e "
                        "\xCE\xA3\xCE\x91\xCE\xA3. MIX\xCF\x83";
     assert_int_equal(stepd_recommend_index_put_text(idx, "x", text, strlen(text), NULL), 0);
     json_t *v = vector_of(idx, "x");
-    const char *want[] = {"stanbul", "\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82", "\xCF\x83\xCE\xB1\xCF\x82",
-                          "caf\xC3\xA9", "clair", "x\xC2\xB2", "a_b", "4k",
-                          "\xC7\x86" "emal", "\xE2\xB1\xA5" "lpha", "\xEF\xAC\x81le",
-                          "\xD9\xA3\xD9\xA4", "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",
-                          "stra\xC3\x9F" "e", "mix\xCF\x83"};
+    const char *want[] = {"stanbul",
+                          "\xCE\xBF\xCE\xB4\xCE\xBF\xCF\x82",
+                          "\xCF\x83\xCE\xB1\xCF\x82",
+                          "caf\xC3\xA9",
+                          "clair",
+                          "x\xC2\xB2",
+                          "a_b",
+                          "4k",
+                          "\xC7\x86"
+                          "emal",
+                          "\xE2\xB1\xA5"
+                          "lpha",
+                          "\xEF\xAC\x81le",
+                          "\xD9\xA3\xD9\xA4",
+                          "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",
+                          "stra\xC3\x9F"
+                          "e",
+                          "mix\xCF\x83"};
     size_t nwant = sizeof(want) / sizeof(want[0]);
     assert_int_equal(json_object_size(v), nwant);
     for (size_t i = 0; i < nwant; i++) {
@@ -219,8 +238,8 @@ static void test_incremental_updates_equal_rebuild(void **state) {
     assert_int_equal(stepd_recommend_index_count(inc), 6);
 
     json_t *cat = json_loads(SHOP, 0, NULL);
-    json_array_remove(cat, 4);                   /* p5 */
-    json_array_set(cat, 2, p3);                  /* updated p3 */
+    json_array_remove(cat, 4);  /* p5 */
+    json_array_set(cat, 2, p3); /* updated p3 */
     json_array_append(cat, p6);
     stepd_recommend_index *full = NULL;
     assert_int_equal(stepd_recommend_index_new(NULL, &full, NULL), 0);
@@ -307,8 +326,8 @@ static void test_save_and_load_keep_answers(void **state) {
 static void test_threads_change_nothing(void **state) {
     (void)state;
     json_t *cat = json_array();
-    const char *words[] = {"red", "blue", "shoe", "lamp", "desk", "mug", "tea", "cup", "bag",
-                           "phone", "case", "cable", "light", "soft", "large", "small"};
+    const char *words[] = {"red", "blue",  "shoe", "lamp",  "desk",  "mug",  "tea",   "cup",
+                           "bag", "phone", "case", "cable", "light", "soft", "large", "small"};
     unsigned seed = 42;
     for (int i = 0; i < 3000; i++) {
         char text[256] = "";
@@ -427,7 +446,7 @@ static void test_blend_for_user(void **state) {
     int seen_p5 = 0, seen_p3 = 0;
     for (size_t i = 0; i < r.count; i++) {
         assert_string_not_equal(r.items[i].product_id, "p2"); /* purchased */
-        for (size_t j = 0; j < i; j++)                         /* once each */
+        for (size_t j = 0; j < i; j++)                        /* once each */
             assert_string_not_equal(r.items[i].product_id, r.items[j].product_id);
         if (!strcmp(r.items[i].product_id, "p5")) {
             seen_p5 = 1;

@@ -25,9 +25,9 @@ static int get_recommendations(step_ctx *ctx, step_request *req, step_response *
     free(err);
     if (rc)
         return rc;
-    return step_respond(res, 200,
-                        json_pack("{s:s,s:s*,s:o}", "userId", user, "item", item,
-                                  "recommendations", recs));
+    return step_respond(
+        res, 200,
+        json_pack("{s:s,s:s*,s:o}", "userId", user, "item", item, "recommendations", recs));
 }
 
 STEP_CONFIG = {

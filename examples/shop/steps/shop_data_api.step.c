@@ -3,8 +3,8 @@
  * ({"productId", "type"} appended to the user's history), PUT /users/:userId/preferences.
  * Each answers 204; GET /recommendations/:userId reads what they stored.
  */
-#include <stepd/step.h>
 #include <stdio.h>
+#include <stepd/step.h>
 
 static int put_product(step_ctx *ctx, json_t *p) {
     json_t *id = json_object_get(p, "id");

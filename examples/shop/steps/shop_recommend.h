@@ -68,8 +68,8 @@ static int shop_recommend(step_ctx *ctx, const char *user_id, const char *item_i
         stepd_recommend_index *idx = NULL;
         stepd_recommend_options o;
         stepd_recommend_options_init(&o);
-        o.ngram_max = 2;    /* unigrams and bigrams */
-        o.stop_words = 1;   /* English stop words */
+        o.ngram_max = 2;  /* unigrams and bigrams */
+        o.stop_words = 1; /* English stop words */
         o.sublinear_tf = 1;
         o.max_features = 50000;
         rc = stepd_recommend_index_new(&o, &idx, err);

@@ -36,14 +36,14 @@ typedef enum stepd_recommend_norm {
  * defaults: lowercase, token_pattern r"(?u)\b\w\w+\b", ngram_range (1,1), no stop words,
  * smooth_idf, use_idf, l2 norm, raw term counts. */
 typedef struct stepd_recommend_options {
-    int ngram_min;         /* 1 */
-    int ngram_max;         /* 1; 2 adds bigrams like ngram_range=(1,2) */
-    int stop_words;        /* 0; 1 = scikit-learn's ENGLISH_STOP_WORDS (stop_words='english') */
-    int sublinear_tf;      /* 0; 1 = tf replaced by 1 + ln(tf) */
-    int use_idf;           /* 1 */
-    int smooth_idf;        /* 1: idf = ln((1+n)/(1+df)) + 1; 0: ln(n/df) + 1 */
+    int ngram_min;             /* 1 */
+    int ngram_max;             /* 1; 2 adds bigrams like ngram_range=(1,2) */
+    int stop_words;            /* 0; 1 = scikit-learn's ENGLISH_STOP_WORDS (stop_words='english') */
+    int sublinear_tf;          /* 0; 1 = tf replaced by 1 + ln(tf) */
+    int use_idf;               /* 1 */
+    int smooth_idf;            /* 1: idf = ln((1+n)/(1+df)) + 1; 0: ln(n/df) + 1 */
     stepd_recommend_norm norm; /* of the vectors returned by stepd_recommend_index_vector */
-    size_t max_features;   /* 0 = all; else the terms with the highest corpus counts */
+    size_t max_features;       /* 0 = all; else the terms with the highest corpus counts */
     /* Product fields that make up a product's text, joined with "\n" in this order; string
      * values are used as is, arrays contribute their strings joined with " ". NULL-terminated;
      * NULL means {"title", "description", "category", "tags", NULL}. Copied by _new. */
@@ -105,8 +105,7 @@ int stepd_recommend_index_similar(stepd_recommend_index *idx, const char *id, si
 /* The same for n ids at once on opts.threads threads: out[i] answers ids[i]; an unknown id
  * gets an empty list (the call still succeeds). out is an array of n the caller provides. */
 int stepd_recommend_index_similar_batch(stepd_recommend_index *idx, const char *const *ids,
-                                        size_t n, size_t k, stepd_recommend_hits *out,
-                                        char **err);
+                                        size_t n, size_t k, stepd_recommend_hits *out, char **err);
 /* New reference: {"term": weight, ...}, the product's TF-IDF vector with opts.norm applied
  * (what TfidfVectorizer.fit_transform gives for that row). */
 int stepd_recommend_index_vector(stepd_recommend_index *idx, const char *id, json_t **out,
@@ -117,8 +116,8 @@ int stepd_recommend_index_vector(stepd_recommend_index *idx, const char *id, jso
 int stepd_recommend_index_save(stepd_recommend_index *idx, const char *path, char **err);
 int stepd_recommend_index_load(const char *path, stepd_recommend_index **out, char **err);
 /* The same from/to memory (e.g. to keep it in state); *buf is malloc'ed, caller frees. */
-int stepd_recommend_index_save_buffer(stepd_recommend_index *idx, unsigned char **buf,
-                                      size_t *len, char **err);
+int stepd_recommend_index_save_buffer(stepd_recommend_index *idx, unsigned char **buf, size_t *len,
+                                      char **err);
 int stepd_recommend_index_load_buffer(const unsigned char *buf, size_t len,
                                       stepd_recommend_index **out, char **err);
 
