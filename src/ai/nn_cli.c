@@ -19,14 +19,15 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: stepd nn info MODEL.onnx\n"
                "       stepd nn moonshine AUDIO [--model-dir DIR] [--threads N]\n"
-               "       stepd nn transcribe AUDIO [--model-dir DIR]\n"
+               "       stepd nn transcribe AUDIO... [--model-dir DIR]\n"
                "  info: the model's inputs, outputs, op types (with counts and engine support),\n"
                "        node and parameter counts as JSON.\n"
                "  moonshine: runs the Moonshine model on an audio file: {text, tokens, seconds,\n"
                "        encodeMs, decodeMs, realTimeFactor}. Model: build-data/nn/moonshine-tiny\n"
                "        or $STEPD_NN_MODEL_DIR (install: deps/nn.data.sh).\n"
                "  transcribe: speech transcription (segments at silences, words) with the\n"
-               "        Moonshine recogniser; same JSON as `stepd ai transcribe`.\n");
+               "        Moonshine recogniser; same JSON as `stepd ai transcribe` (several files:\n"
+               "        one compact object a line, with \"file\").\n");
 }
 
 typedef struct pcm_buf {
@@ -196,38 +197,45 @@ static int cmd_info(const char *path) {
 }
 
 static int cmd_transcribe(int argc, char **argv) {
-    const char *file = NULL, *dir = NULL;
+    const char *dir = NULL;
+    const char *files[256];
+    int nf = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--model-dir") && i + 1 < argc)
             dir = argv[++i];
-        else if (argv[i][0] != '-' && !file)
-            file = argv[i];
+        else if (argv[i][0] != '-' && nf < 256)
+            files[nf++] = argv[i];
         else {
             usage(stderr);
             return 2;
         }
     }
-    if (!file) {
+    if (!nf) {
         usage(stderr);
         return 2;
     }
     char *err = NULL;
     stepd_speech_recognizer *rec = NULL;
-    stepd_speech_transcript t = {0};
     int rc = stepd_speech_recognizer_open(&stepd_speech_moonshine, dir, &rec, &err);
-    if (rc == 0)
-        rc = stepd_speech_transcribe_file(rec, file, &t, &err);
-    if (rc == 0) {
-        json_t *j = stepd_speech_transcript_json(&t);
-        json_object_set_new(j, "engine", json_string("moonshine"));
-        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        puts(s ? s : "{}");
-        free(s);
-        json_decref(j);
-    } else {
-        fprintf(stderr, "stepd nn transcribe: %s\n", err ? err : "failed");
+    for (int f = 0; f < nf && rc == 0; f++) {
+        stepd_speech_transcript t = {0};
+        rc = stepd_speech_transcribe_file(rec, files[f], &t, &err);
+        if (rc == 0) {
+            json_t *j = stepd_speech_transcript_json(&t);
+            json_object_set_new(j, "engine", json_string("moonshine"));
+            if (nf > 1)
+                json_object_set_new(j, "file", json_string(files[f]));
+            /* several files: one compact JSON object per line */
+            char *s = json_dumps(j, nf > 1 ? JSON_COMPACT | JSON_PRESERVE_ORDER
+                                           : JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            puts(s ? s : "{}");
+            free(s);
+            json_decref(j);
+        }
+        stepd_speech_transcript_free(&t);
     }
-    stepd_speech_transcript_free(&t);
+    if (rc != 0)
+        fprintf(stderr, "stepd nn transcribe: %s\n", err ? err : "failed");
     stepd_speech_recognizer_close(rec);
     free(err);
     return rc == 0 ? 0 : 1;

@@ -13,12 +13,50 @@
 
 #define FOLD_MAX ((int64_t)64 << 20)
 
-static int fold_graph(nn_model *m, nn_graph *g, char **err) {
+/* Folded nodes so far: a node identical to one of them (If branches often repeat the same
+ * weight preparation) shares its results instead of holding a second copy. */
+typedef struct fold_state {
+    const nn_node **done;
+    int n, cap;
+    int *alias; /* per value: the value whose data it borrows, or -1 */
+} fold_state;
+
+static int same_attrs(const nn_node *a, const nn_node *b) {
+    if (a->nattr != b->nattr)
+        return 0;
+    for (int i = 0; i < a->nattr; i++) {
+        const nn_attr *x = &a->attrs[i], *y = &b->attrs[i];
+        if (x->g || y->g || x->t.data || y->t.data || strcmp(x->name, y->name) || x->type != y->type ||
+            x->i != y->i || x->f != y->f || x->n != y->n || (!x->s) != (!y->s) ||
+            (x->s && strcmp(x->s, y->s)) || (x->ints && memcmp(x->ints, y->ints, (size_t)x->n * 8)) ||
+            (x->floats && memcmp(x->floats, y->floats, (size_t)x->n * 4)))
+            return 0;
+    }
+    return 1;
+}
+
+static int resolve(const fold_state *st, int id) { return id >= 0 && st->alias[id] >= 0 ? st->alias[id] : id; }
+
+static const nn_node *find_twin(const fold_state *st, const nn_node *n) {
+    for (int i = 0; i < st->n; i++) {
+        const nn_node *d = st->done[i];
+        if (d->nin != n->nin || d->nout != n->nout || strcmp(d->op, n->op) || !same_attrs(d, n))
+            continue;
+        int same = 1;
+        for (int j = 0; j < n->nin && same; j++)
+            same = resolve(st, d->in[j]) == resolve(st, n->in[j]);
+        if (same)
+            return d;
+    }
+    return NULL;
+}
+
+static int fold_graph(nn_model *m, nn_graph *g, fold_state *st, char **err) {
     for (int i = 0; i < g->nnodes; i++) {
         nn_node *n = &g->nodes[i];
         for (int a = 0; a < n->nattr; a++)
             if (n->attrs[a].g) {
-                int rc = fold_graph(m, n->attrs[a].g, err);
+                int rc = fold_graph(m, n->attrs[a].g, st, err);
                 if (rc < 0)
                     return rc;
             }
@@ -42,6 +80,21 @@ static int fold_graph(nn_model *m, nn_graph *g, char **err) {
             all = n->out[j] >= 0;
         if (!all)
             continue;
+        const nn_node *twin = find_twin(st, n);
+        if (twin) {
+            for (int j = 0; j < n->nout; j++) {
+                nn_value *v = &m->vals[n->out[j]], *src = &m->vals[twin->out[j]];
+                v->is_const = 1;
+                v->init = src->init;
+                v->init.cap = 0; /* borrowed from the twin's output */
+                v->dtype = src->dtype;
+                v->ndim = src->ndim;
+                memcpy(v->dims, src->dims, sizeof v->dims);
+                st->alias[n->out[j]] = resolve(st, twin->out[j]);
+            }
+            n->folded = 1;
+            continue;
+        }
         int nin = n->nin;
         while (nin > 0 && n->in[nin - 1] < 0)
             nin--;
@@ -69,6 +122,15 @@ static int fold_graph(nn_model *m, nn_graph *g, char **err) {
             memcpy(v->dims, outs[j].dims, sizeof v->dims);
         }
         n->folded = 1;
+        if (st->n == st->cap) {
+            int cap = st->cap ? st->cap * 2 : 64;
+            const nn_node **d = realloc(st->done, (size_t)cap * sizeof *d);
+            if (!d)
+                return nn_fail(err, STEP_ENOMEM, "out of memory folding constants");
+            st->done = d;
+            st->cap = cap;
+        }
+        st->done[st->n++] = n;
     }
     return 0;
 }
@@ -90,17 +152,28 @@ static void mark_used(const nn_graph *g, unsigned char *used) {
 }
 
 int nn_model_fold(nn_model *m, char **err) {
-    int rc = fold_graph(m, &m->main, err);
-    if (rc < 0)
-        return rc;
-    unsigned char *used = calloc((size_t)m->nvals + 1, 1);
-    if (!used)
+    fold_state st = {0};
+    st.alias = malloc(((size_t)m->nvals + 1) * sizeof *st.alias);
+    if (!st.alias)
         return nn_fail(err, STEP_ENOMEM, "out of memory");
+    for (int i = 0; i < m->nvals; i++)
+        st.alias[i] = -1;
+    int rc = fold_graph(m, &m->main, &st, err);
+    free(st.done);
+    unsigned char *used = rc < 0 ? NULL : calloc((size_t)m->nvals + 1, 1);
+    if (!used) {
+        free(st.alias);
+        return rc < 0 ? rc : nn_fail(err, STEP_ENOMEM, "out of memory");
+    }
     mark_used(&m->main, used);
+    for (int i = 0; i < m->nvals; i++) /* a used borrower keeps its lender */
+        if (used[i] && st.alias[i] >= 0)
+            used[st.alias[i]] = 1;
+    free(st.alias);
     for (int i = 0; i < m->nvals; i++)
         if (m->vals[i].is_const && !used[i] && m->vals[i].init.cap) {
             /* the data goes; type and shape stay (kernels with prepared data read them) */
-            free(m->vals[i].init.data);
+            nn_mem_free(m->vals[i].init.data, m->vals[i].init.cap);
             m->vals[i].init.data = NULL;
             m->vals[i].init.cap = 0;
         }

@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stepd/step.h>
 
 #define MAX_VALUES (1 << 20)
@@ -825,29 +828,24 @@ fail:
 
 int nn_onnx_load_file(const char *path, int flags, nn_model **out, char **err) {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return nn_fail(err, STEP_ENOTFOUND, "%s: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return nn_fail(err, errno == ENOENT ? STEP_ENOTFOUND : STEP_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return nn_fail(err, STEP_EINVAL, "%s: not a regular file", path);
     }
     size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
-        fclose(fp);
-        return nn_fail(err, STEP_ENOMEM, "%s: out of memory (%zu bytes)", path, len);
-    }
-    size_t got = fread(buf, 1, len, fp);
-    fclose(fp);
-    if (got != len) {
-        free(buf);
-        return nn_fail(err, STEP_EIO, "%s: short read", path);
-    }
+    /* mapped read-only: the weights are copied out once and the mapping goes */
+    void *buf = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && buf == MAP_FAILED)
+        return nn_fail(err, STEP_EIO, "%s: %s", path, strerror(errno));
     char *e = NULL;
-    int rc = nn_onnx_load(buf, len, flags, out, &e);
-    free(buf);
+    int rc = nn_onnx_load(len ? buf : "", len, flags, out, &e);
+    if (len)
+        munmap(buf, len);
     if (rc < 0) {
         nn_fail(err, rc, "%s: %s", path, e ? e : step_strerror(rc));
         free(e);

@@ -72,7 +72,7 @@ static void *pool_get(nn_pool *p, size_t bytes, size_t *cap_out) {
     size_t cap = (bytes + 63) & ~(size_t)63;
     if (!cap)
         cap = 64;
-    void *mem = aligned_alloc(64, cap);
+    void *mem = nn_mem_alloc(cap);
     if (!mem)
         return NULL;
     p->b[p->n++] = (pool_buf){mem, cap, 1};
@@ -230,7 +230,7 @@ void nn_session_free(nn_session *s) {
             if (s->kind[i] == V_INPUT)
                 nn_tensor_free(&s->vals[i]);
     for (int i = 0; i < s->pool.n; i++)
-        free(s->pool.b[i].p);
+        nn_mem_free(s->pool.b[i].p, s->pool.b[i].cap);
     free(s->pool.b);
     free(s->vals);
     free(s->kind);

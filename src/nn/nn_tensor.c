@@ -9,7 +9,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <stepd/step.h>
+
+/* Big buffers come straight from mmap and go back to the system when freed: through malloc,
+ * glibc's adaptive mmap threshold would soon serve them from the heap, where freed weights
+ * and activations stay resident. */
+#define NN_MMAP_MIN ((size_t)256 << 10)
+
+void *nn_mem_alloc(size_t cap) {
+    if (cap >= NN_MMAP_MIN) {
+        void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
+    return aligned_alloc(64, cap);
+}
+
+void nn_mem_free(void *p, size_t cap) {
+    if (!p)
+        return;
+    if (cap >= NN_MMAP_MIN)
+        munmap(p, cap);
+    else
+        free(p);
+}
 
 size_t nn_dtype_size(nn_dtype t) {
     switch (t) {
@@ -59,11 +82,11 @@ int nn_tensor_alloc(nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *dims)
         size_t cap = (bytes + 63) & ~(size_t)63;
         if (cap == 0)
             cap = 64;
-        void *p = aligned_alloc(64, cap);
+        void *p = nn_mem_alloc(cap);
         if (!p)
             return STEP_ENOMEM;
         if (t->cap)
-            free(t->data);
+            nn_mem_free(t->data, t->cap);
         t->data = p;
         t->cap = cap;
     }
@@ -78,7 +101,7 @@ void nn_tensor_free(nn_tensor *t) {
     if (!t)
         return;
     if (t->cap)
-        free(t->data);
+        nn_mem_free(t->data, t->cap);
     memset(t, 0, sizeof *t);
 }
 

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stepd/ai/speech.h>
 #include <stepd/step.h>
 
+#include "nn/moonshine.h"
 #include "nn/nn.h"
 #include "nn/nn_pb.h"
 #include "support/nn_ref.h"
@@ -401,6 +403,127 @@ static void test_encoder_matches_onnxruntime(void **state) {
     nn_model_free(m);
 }
 
+
+/* Renders text with flite, writes it as a WAV (for the reference) and returns float samples. */
+static float *speak(const char *text, const char *voice, const char *wav, size_t *n) {
+    stepd_speech_synth_opts o = {.voice = voice};
+    stepd_speech_audio a = {0};
+    char *err = NULL;
+    if (stepd_speech_synthesize(text, &o, &a, &err) != 0)
+        fail_msg("flite: %s", err);
+    assert_int_equal(a.sample_rate, 16000);
+    assert_int_equal(stepd_speech_wav_write(&a, wav, &err), 0);
+    float *x = malloc(a.n_samples * sizeof *x);
+    for (size_t i = 0; i < a.n_samples; i++)
+        x[i] = (float)a.samples[i] / 32768.0f;
+    *n = a.n_samples;
+    stepd_speech_audio_free(&a);
+    return x;
+}
+
+static void test_moonshine_tokens_match_onnxruntime(void **state) {
+    (void)state;
+    char path[1100];
+    if (!have_model("decoder_model_merged.onnx", path, sizeof path) || !ref_ok())
+        skip();
+    nn_moonshine *m = NULL;
+    nn_moonshine_run *r = NULL;
+    char *err = NULL;
+    if (nn_moonshine_load(model_dir(), &m, &err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nn_moonshine_run_new(m, 2, &r, &err), 0);
+    static const char *texts[] = {
+        "The quick brown fox jumps over the lazy dog. It was a sunny day in the park.",
+        "Please send the invoice to accounting before Friday.",
+        "My flight number is four two seven and it leaves at noon.",
+    };
+    static const char *voices[] = {"slt", "awb", "rms"};
+    char wavs[3][64], cmd[4096];
+    int off = snprintf(cmd, sizeof cmd, "node '%s/tests/nn/moonshine_ref.js' '%s'",
+                       getenv("STEPD_ROOT") ? getenv("STEPD_ROOT") : ".", model_dir());
+    nn_moonshine_result res[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(wavs[i], sizeof wavs[i], "/tmp/stepd-nn-%d-%d.wav", (int)getpid(), i);
+        size_t n;
+        float *x = speak(texts[i], voices[i], wavs[i], &n);
+        if (nn_moonshine_transcribe(r, x, n, &res[i], &err) != 0)
+            fail_msg("%s", err);
+        free(x);
+        print_message("%s: \"%s\" (%d tokens, encode %.0f ms, decode %.0f ms)\n", voices[i],
+                      res[i].text, res[i].n_tokens, res[i].encode_ms, res[i].decode_ms);
+        assert_false(res[i].hit_max_len);
+        off += snprintf(cmd + off, sizeof cmd - (size_t)off, " '%s'", wavs[i]);
+    }
+    assert_non_null(strstr(res[0].text, "brown fox"));
+    /* onnxruntime, driven the same way, produces the same tokens. Float summation order
+     * differs between the engines, and a dynamically quantised model can turn that into a
+     * different token at a near tie (here: where to stop), so allow one edit per utterance. */
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char line[65536];
+    int exact = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(fgets(line, sizeof line, p));
+        char *t = strstr(line, "\"tokens\":[");
+        assert_non_null(t);
+        t += 10;
+        int ref[512], nr = 0;
+        while (*t && *t != ']' && nr < 512) {
+            ref[nr++] = (int)strtol(t, &t, 10);
+            if (*t == ',')
+                t++;
+        }
+        /* edit distance between the two token sequences */
+        int na = res[i].n_tokens, d[513], prev[513];
+        for (int b = 0; b <= nr; b++)
+            prev[b] = b;
+        for (int a = 1; a <= na; a++) {
+            d[0] = a;
+            for (int b = 1; b <= nr; b++) {
+                int sub = prev[b - 1] + (res[i].tokens[a - 1] != ref[b - 1]);
+                d[b] = sub < prev[b] + 1 ? sub : prev[b] + 1;
+                d[b] = d[b] < d[b - 1] + 1 ? d[b] : d[b - 1] + 1;
+            }
+            memcpy(prev, d, sizeof(int) * (size_t)(nr + 1));
+        }
+        print_message("%s: %d tokens, onnxruntime %d, edit distance %d\n", voices[i], na, nr, prev[nr]);
+        exact += prev[nr] == 0;
+        assert_true(prev[nr] <= 1);
+        nn_moonshine_result_free(&res[i]);
+        unlink(wavs[i]);
+    }
+    assert_true(exact >= 2);
+    while (fgets(line, sizeof line, p))
+        ;
+    assert_int_equal(pclose(p), 0);
+    /* detokenize: SentencePiece pieces, byte pieces, trimmed */
+    int ids[] = {450, 4996, 17354};
+    char *s = nn_moonshine_detokenize(m, ids, 3);
+    assert_string_equal(s, "The quick brown");
+    free(s);
+    nn_moonshine_run_free(r);
+    nn_moonshine_free(m);
+}
+
+static void test_moonshine_missing_model_names_installer(void **state) {
+    (void)state;
+    nn_moonshine *m = NULL;
+    char *err = NULL;
+    assert_int_equal(nn_moonshine_load("/nonexistent/moonshine", &m, &err), STEP_ENOTFOUND);
+    assert_null(m);
+    assert_non_null(strstr(err, "deps/nn.data.sh"));
+    free(err);
+    /* the long-audio cut lands in the quiet gap, not mid-word */
+    size_t n = 16000 * 40;
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (i >= 16000 * 20 && i < 16000 * 21) ? 0.0f : 0.5f * (float)sin((double)i * 0.3);
+    size_t cut = nn_moonshine_cut_point(x, n, 16000 * 25);
+    assert_true(cut >= 16000 * 20 && cut <= 16000 * 21);
+    assert_int_equal(nn_moonshine_cut_point(x, 1000, 16000 * 25), 1000);
+    free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_reader_bounds),
@@ -408,6 +531,8 @@ int main(void) {
         cmocka_unit_test(test_bad_models_fail_cleanly),
         cmocka_unit_test(test_ops_match_onnxruntime),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
+        cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
+        cmocka_unit_test(test_moonshine_missing_model_names_installer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
