@@ -30,8 +30,8 @@ static void (*omp_set_levels)(int);
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
 static void global_init_once(void) {
-    /* for child processes (the variable is too late for this one; see the top of the file) */
-    setenv("OMP_THREAD_LIMIT", "1", 0);
+    /* no setenv("OMP_THREAD_LIMIT"): too late for this process (see the top of the file) and
+     * not safe while other threads may be reading the environment */
     *(void **)&omp_set_levels = dlsym(RTLD_DEFAULT, "omp_set_max_active_levels");
     if (!getenv("LEPT_MSG_SEVERITY"))
         setMsgSeverity(L_SEVERITY_NONE);

@@ -106,6 +106,16 @@ json_t *ocr_name_value(const char *t, size_t n) {
         if ((v[i] == '.' || v[i] == '_' || v[i] == ',') && isalpha((unsigned char)v[i - 1]) &&
             isalpha((unsigned char)v[i + 1]))
             v[i] = ' ';
+    /* a stray dot or comma after a whole word ("Elena. Brown") goes; an initial's ("J. Smith")
+     * stays */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((v[i] == '.' || v[i] == ',') && i >= 2 && isalpha((unsigned char)v[i - 1]) &&
+            isalpha((unsigned char)v[i - 2]) && (i + 1 == n || v[i + 1] == ' '))
+            continue;
+        v[k++] = v[i];
+    }
+    v[k] = '\0';
     json_t *j = json_string(v);
     free(v);
     return j;

@@ -253,10 +253,10 @@ static double run_set(const char *label, int n, double scale, double rotate, dou
 static int set_size(void) {
     if (OCR_SANITIZED) {
         print_message("note: sanitizer build: accuracy sets cut to 3 documents each "
-                      "(the release build runs 12)\n");
+                      "(the release build runs 9)\n");
         return 3;
     }
-    return 12;
+    return 9;
 }
 
 static void test_accuracy_clean(void **state) {

@@ -33,8 +33,7 @@
  * data; STEP_EINVAL: bad options or a limit exceeded; STEP_ENOTFOUND: language data missing.
  *
  * Threads: every function is thread-safe. tesseract links OpenMP; stepd runs each OCR call with
- * one OpenMP thread and parallelises over pages instead (OMP_THREAD_LIMIT=1 is also set for
- * child processes when unset).
+ * one OpenMP thread and parallelises over pages instead.
  */
 #ifndef STEPD_AI_OCR_H
 #define STEPD_AI_OCR_H
