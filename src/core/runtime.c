@@ -182,7 +182,9 @@ static void event_job_run(void *arg) {
             step_ctx ctx = {.rt = rt, .reg = ev->reg, .step = s, .trace_id = m->trace_id,
                             .event_id = m->event_id, .attempt = m->attempt + 1};
             rc = s->on_event(&ctx, input);
-            if (rc)
+            if (rc && s->lang != LANG_C && script_last_error()[0])
+                snprintf(error, sizeof(error), "%s", script_last_error()); /* what was thrown */
+            else if (rc)
                 snprintf(error, sizeof(error), "handler returned %d (%s)", rc,
                          rc < 0 ? step_strerror(rc) : "failure");
         }

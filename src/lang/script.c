@@ -396,6 +396,12 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
 
 /* ---- invocation ------------------------------------------------------------------------- */
 
+static _Thread_local char last_error[400];
+
+const char *script_last_error(void) {
+    return last_error;
+}
+
 static int serve(void *arg, const worker_msg *m, json_t **value, char **error) {
     step_ctx *ctx = arg;
     json_t *j = m->json;
@@ -464,12 +470,14 @@ static int run(step_ctx *ctx, const char *kind, json_t *data /* stolen */, json_
     if (!msg)
         return STEP_ENOMEM;
     json_t *err = NULL;
+    last_error[0] = '\0';
     int rc = worker_invoke(h->pools[li], msg, s->timeout_ms > 0 ? s->timeout_ms : 30000, serve,
                            ctx, value, &err);
     json_decref(msg);
     if (rc) {
         const char *m = json_string_value(json_object_get(err, "message"));
         const char *stack = json_string_value(json_object_get(err, "stack"));
+        snprintf(last_error, sizeof(last_error), "%s", m ? m : step_strerror(rc));
         json_t *f = json_pack("{s:s, s:s}", "error", m ? m : step_strerror(rc), "file", s->file);
         if (f && stack)
             json_object_set_new(f, "stack", json_string(stack));

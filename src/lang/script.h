@@ -50,6 +50,10 @@ uint64_t script_signature(const char *project_dir);
 /* 1 if `name` is a script step file name, with its language in *lang. */
 int script_is_step_file(const char *name, step_lang *lang);
 
+/* The error of the last failed trampoline call on this thread ("" if none): the thrown
+ * message, or why the worker failed. Valid until the next call on the thread. */
+const char *script_last_error(void);
+
 /* Trampolines: ctx->step says which step; the runtime's host runs it. */
 int script_api(step_ctx *ctx, step_request *req, step_response *res);
 int script_event(step_ctx *ctx, json_t *input);

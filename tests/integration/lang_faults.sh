@@ -52,6 +52,7 @@ for _ in $(seq 300); do # 8 attempts with doubling backoff from 100 ms: up to ~2
     sleep 0.1
 done
 contains "$dlq" '"step":"FaultsJs"' "always-failing event dead-lettered"
+contains "$dlq" '"error":"always fails always-1"' "the thrown message is the dead letter's error"
 grep -q '"traceId":"tr-throws-[0-9]","msg":"handler threw an error","error":"boom-throws-[0-9]".*"stack":"Error: boom-throws' "$LOG" ||
     fail "thrown JS error not logged with message, stack and trace id"
 grep -q '"traceId":"tr-pythrows-[0-9]","msg":"handler threw an error","error":"ValueError: py-boom-pythrows-[0-9]".*Traceback' "$LOG" ||

@@ -34,6 +34,17 @@ contains "$out" "steps/broken.step.js:3: " "JS syntax error with file:line"
 contains "$out" "steps/broken_step.py:4: " "Python syntax error with file:line"
 rm "$dir/steps/broken.step.js" "$dir/steps/broken_step.py"
 
+# invalid configs are named with their file, all at once
+printf 'exports.config = { type: "api", name: "NoPath", emits: [] };\nexports.handler = async () => ({});\n' >"$dir/steps/nopath.step.js"
+printf 'config = {"type": "event", "name": "NoSubs", "emits": []}\n\n\nasync def handler(i, c):\n    pass\n' >"$dir/steps/nosubs_step.py"
+printf 'exports.config = { type: "api", name: "Hello", path: "/x", method: "GET" };\nexports.handler = async () => ({});\n' >"$dir/steps/dup.step.js"
+out=$("$STEPD_BIN" start "$dir" --port 0 --host 127.0.0.1 2>&1)
+[ $? -ne 0 ] || fail "stepd started with invalid configs"
+contains "$out" "steps/nopath.step.js: api step needs config.method and config.path" "JS config error"
+contains "$out" "steps/nosubs_step.py: event step subscribes to nothing" "Python config error"
+contains "$out" 'step name "Hello" is already used by steps/' "duplicate step name across files"
+rm "$dir/steps/nopath.step.js" "$dir/steps/nosubs_step.py" "$dir/steps/dup.step.js"
+
 start_server "$dir" dev
 expect "$(http GET /hello)" '200 {"v":"v1"}' "js v1"
 expect "$(http GET /hello-py)" '200 {"v":"v1"}' "py v1"
