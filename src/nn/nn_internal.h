@@ -30,6 +30,7 @@ typedef struct nn_kernel {
     const char *op;
     nn_kernel_fn fn;
     int min_in, max_in, nout_max;
+    int inplace; /* output 0 may take input 0's buffer (element-wise, same type) */
 } nn_kernel;
 
 const nn_kernel *nn_kernel_get(int op_id);

@@ -222,6 +222,7 @@ void nn_session_free(nn_session *s) {
             if (s->prof_n[i] && nn_kernel_get(i))
                 fprintf(stderr, "nn profile: %-24s %8ld calls %10.3f ms\n", nn_kernel_get(i)->op,
                         s->prof_n[i], s->prof[i] * 1e3);
+        fprintf(stderr, "nn profile: pool %zu bytes in %d buffers\n", s->pool.bytes, s->pool.n);
         free(s->prof);
         free(s->prof_n);
     }
@@ -349,8 +350,25 @@ static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth) {
             nn_tensor scratch[4] = {0}; /* omitted outputs still get computed, then dropped */
             for (int j = 0; j < n->nout; j++)
                 outs[j] = n->out[j] >= 0 ? &s->vals[n->out[j]] : &scratch[j & 3];
+            /* in place: input 0 dies here, so output 0 may take its buffer (nn_kout keeps a
+             * buffer that is big enough, returns a smaller one to the pool) */
+            int donor = -1;
+            if (kn->inplace && nin > 0 && n->in[0] >= 0 && n->out[0] >= 0 &&
+                s->kind[n->in[0]] == V_POOL && !s->keep_all && s->vals[n->in[0]].data &&
+                !s->vals[n->out[0]].data)
+                for (int u = g->last_use_off[i]; u < g->last_use_off[i + 1]; u++)
+                    if (g->last_use[u] == n->in[0]) {
+                        donor = n->in[0];
+                        s->vals[n->out[0]].data = s->vals[donor].data;
+                        s->vals[n->out[0]].cap = s->vals[donor].cap;
+                    }
             double t0 = s->prof ? now_s() : 0;
             rc = kn->fn(&k, ins, nin, outs, n->nout);
+            if (donor >= 0) {
+                /* the buffer now belongs to the output (or went back to the pool in nn_kout) */
+                s->vals[donor].data = NULL;
+                s->vals[donor].cap = 0;
+            }
             if (s->prof && n->op_id < 128) {
                 s->prof[n->op_id] += now_s() - t0;
                 s->prof_n[n->op_id]++;
