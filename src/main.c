@@ -270,8 +270,11 @@ static int open_store(const char *dir, state_store **s, queue **q) {
     } else {
         sqlite_store_opts o = {.path = cfg.store_path, .fsync = cfg.fsync};
         rc = sqlite_store_open(&o, s, q);
-        if (rc)
-            fprintf(stderr, "stepd: cannot open %s: %s\n", cfg.store_path, step_strerror(rc));
+        if (rc) {
+            const char *why = sqlite_store_last_error();
+            fprintf(stderr, "stepd: cannot open %s: %s\n", cfg.store_path,
+                    why && *why ? why : step_strerror(rc));
+        }
         rc = rc ? 1 : 0;
     }
     config_free(&cfg);
