@@ -17,6 +17,7 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
+.DEFAULT_GOAL := all
 CORE_PKGS := libuv libh2o jansson sqlite3 libcurl
 PKGS    :=
 EXTRA_CFLAGS :=

@@ -201,10 +201,7 @@ uint64_t cstep_hash(const cstep_opts *o, const char *rel) {
     return h ? h : 1;
 }
 
-/* Whether the step's source includes the AI API (<stepd/ai.h> or <stepd/ai/...>). */
-static int uses_ai(const cstep_opts *o, const char *rel) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", o->project_dir, rel);
+static int file_includes_ai(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
@@ -213,6 +210,32 @@ static int uses_ai(const cstep_opts *o, const char *rel) {
     while (!found && fgets(line, sizeof(line), f))
         found = strstr(line, "#include") && strstr(line, "stepd/ai");
     fclose(f);
+    return found;
+}
+
+/* Whether the step's source, or a local header next to it, includes the AI API
+ * (<stepd/ai.h> or <stepd/ai/...>). */
+static int uses_ai(const cstep_opts *o, const char *rel) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", o->project_dir, rel);
+    if (file_includes_ai(path))
+        return 1;
+    char *slash = strrchr(path, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int found = 0;
+    while (!found && d && (e = readdir(d))) {
+        if (!ends_with(e->d_name, ".h"))
+            continue;
+        char hp[PATH_MAX * 2];
+        snprintf(hp, sizeof(hp), "%s/%s", path, e->d_name);
+        found = file_includes_ai(hp);
+    }
+    if (d)
+        closedir(d);
     return found;
 }
 
