@@ -19,8 +19,9 @@ static int on_request(step_ctx *ctx, json_t *input) {
         rc = 0;
     }
     if (rc) {
-        step_log_error(ctx, "recommendation failed",
-                       json_pack("{s:s,s:s}", "userId", user, "error", err ? err : "?"));
+        json_t *f = json_pack("{s:s,s:s}", "userId", user, "error", err ? err : "?");
+        step_log_error(ctx, "recommendation failed", f); /* fields are borrowed */
+        json_decref(f);
         free(err);
         return rc;
     }
