@@ -135,9 +135,77 @@ static void sgemm_plain(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t
 }
 
 #ifdef NN_X86
+/* Many rows: B's 16-column panel is copied to a contiguous K x 16 block first (B rows are
+ * far apart; the copy keeps the panel in cache for every 4-row block of A). */
+__attribute__((target("avx2,fma"))) static void sgemm_avx2_panels(const sg *g, int64_t m0,
+                                                                  int64_t m1, int64_t n0,
+                                                                  int64_t n1, float *panel) {
+    const int64_t K = g->K, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
+    int64_t j = n0;
+    for (; j + 16 <= n1; j += 16) {
+        for (int64_t k = 0; k < K; k++) {
+            _mm256_storeu_ps(panel + k * 16, _mm256_loadu_ps(g->B + k * ldb + j));
+            _mm256_storeu_ps(panel + k * 16 + 8, _mm256_loadu_ps(g->B + k * ldb + j + 8));
+        }
+        int64_t i = m0;
+        for (; i + 4 <= m1; i += 4) {
+            const float *a0 = g->A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00;
+            const float *b = panel;
+            for (int64_t k = 0; k < K; k++, b += 16) {
+                __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+                __m256 x = _mm256_broadcast_ss(a0 + k);
+                c00 = _mm256_fmadd_ps(x, b0, c00);
+                c01 = _mm256_fmadd_ps(x, b1, c01);
+                x = _mm256_broadcast_ss(a1 + k);
+                c10 = _mm256_fmadd_ps(x, b0, c10);
+                c11 = _mm256_fmadd_ps(x, b1, c11);
+                x = _mm256_broadcast_ss(a2 + k);
+                c20 = _mm256_fmadd_ps(x, b0, c20);
+                c21 = _mm256_fmadd_ps(x, b1, c21);
+                x = _mm256_broadcast_ss(a3 + k);
+                c30 = _mm256_fmadd_ps(x, b0, c30);
+                c31 = _mm256_fmadd_ps(x, b1, c31);
+            }
+            float *c = g->C + i * ldc + j;
+            if (g->acc) {
+                c00 = _mm256_add_ps(c00, _mm256_loadu_ps(c));
+                c01 = _mm256_add_ps(c01, _mm256_loadu_ps(c + 8));
+                c10 = _mm256_add_ps(c10, _mm256_loadu_ps(c + ldc));
+                c11 = _mm256_add_ps(c11, _mm256_loadu_ps(c + ldc + 8));
+                c20 = _mm256_add_ps(c20, _mm256_loadu_ps(c + 2 * ldc));
+                c21 = _mm256_add_ps(c21, _mm256_loadu_ps(c + 2 * ldc + 8));
+                c30 = _mm256_add_ps(c30, _mm256_loadu_ps(c + 3 * ldc));
+                c31 = _mm256_add_ps(c31, _mm256_loadu_ps(c + 3 * ldc + 8));
+            }
+            _mm256_storeu_ps(c, c00);
+            _mm256_storeu_ps(c + 8, c01);
+            _mm256_storeu_ps(c + ldc, c10);
+            _mm256_storeu_ps(c + ldc + 8, c11);
+            _mm256_storeu_ps(c + 2 * ldc, c20);
+            _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+            _mm256_storeu_ps(c + 3 * ldc, c30);
+            _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+        }
+        if (i < m1)
+            sgemm_plain(g, i, m1, j, j + 16);
+    }
+    if (j < n1)
+        sgemm_plain(g, m0, m1, j, n1);
+}
+
 __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t m0, int64_t m1,
                                                            int64_t n0, int64_t n1) {
     const int64_t K = g->K, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
+    if (m1 - m0 >= 16 && K <= 8192) {
+        float *panel = nn_mem_alloc((size_t)K * 16 * sizeof(float));
+        if (panel) {
+            sgemm_avx2_panels(g, m0, m1, n0, n1, panel);
+            nn_mem_free(panel, (size_t)K * 16 * sizeof(float));
+            return;
+        }
+    }
     int64_t i = m0;
     for (; i + 4 <= m1; i += 4) {
         const float *a0 = g->A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;

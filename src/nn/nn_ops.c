@@ -763,6 +763,26 @@ static int k_transpose(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tenso
     int rc = nn_kout(k, out[0], a->dtype, r, dims);
     if (rc < 0)
         return rc;
+    /* the common case, the last two dims swapped on 4-byte elements: blocked so both sides
+     * stay in cache */
+    int swap_last = r >= 2 && nn_dtype_size(a->dtype) == 4 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1;
+    for (int i = 0; i < r - 2 && swap_last; i++)
+        swap_last = perm[i] == i;
+    if (swap_last) {
+        int64_t R = a->dims[r - 2], C = a->dims[r - 1], B = nn_numel(r - 2, a->dims);
+        for (int64_t b = 0; b < B; b++) {
+            const uint32_t *x = (const uint32_t *)a->data + b * R * C;
+            uint32_t *y = (uint32_t *)out[0]->data + b * R * C;
+            for (int64_t i0 = 0; i0 < R; i0 += 16)
+                for (int64_t j0 = 0; j0 < C; j0 += 16) {
+                    int64_t i1 = i0 + 16 < R ? i0 + 16 : R, j1 = j0 + 16 < C ? j0 + 16 : C;
+                    for (int64_t i = i0; i < i1; i++)
+                        for (int64_t j = j0; j < j1; j++)
+                            y[j * R + i] = x[i * C + j];
+                }
+        }
+        return 0;
+    }
     copy_ctx c = {a->data, out[0]->data, nn_dtype_size(a->dtype)};
     walk(r, dims, sa, sa, sa, copy_inner, &c);
     return 0;
