@@ -258,6 +258,37 @@ BINARY_KERNEL(greater, OP_GT)
 /* ---- unary ----------------------------------------------------------------------------------- */
 enum { U_NEG, U_SQRT, U_SIN, U_COS, U_ERF, U_TANH, U_SIGMOID };
 
+typedef struct unary_job {
+    const float *x;
+    float *y;
+    int op;
+    int64_t n;
+} unary_job;
+
+static void unary_range(void *arg, int64_t i0, int64_t i1) {
+    const unary_job *j = arg;
+    const float *x = j->x;
+    float *y = j->y;
+    switch (j->op) {
+    case U_NEG: for (int64_t i = i0; i < i1; i++) y[i] = -x[i]; break;
+    case U_SQRT: for (int64_t i = i0; i < i1; i++) y[i] = sqrtf(x[i]); break;
+    case U_SIN: for (int64_t i = i0; i < i1; i++) y[i] = sinf(x[i]); break;
+    case U_COS: for (int64_t i = i0; i < i1; i++) y[i] = cosf(x[i]); break;
+    case U_ERF: for (int64_t i = i0; i < i1; i++) y[i] = erff(x[i]); break;
+    case U_TANH: for (int64_t i = i0; i < i1; i++) y[i] = tanhf(x[i]); break;
+    case U_SIGMOID:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = x[i] >= 0 ? 1.0f / (1.0f + expf(-x[i])) : expf(x[i]) / (1.0f + expf(x[i]));
+        break;
+    }
+}
+
+static void unary_chunks(void *arg, int64_t c0, int64_t c1) {
+    const unary_job *j = arg;
+    int64_t i1 = c1 * 16384;
+    unary_range(arg, c0 * 16384, i1 < j->n ? i1 : j->n);
+}
+
 static int unary(nn_kctx *k, const nn_tensor *a, nn_tensor *out, int op) {
     if (a->dtype == NN_I64 && op == U_NEG) {
         int rc = nn_kout(k, out, NN_I64, a->ndim, a->dims);
@@ -271,24 +302,17 @@ static int unary(nn_kctx *k, const nn_tensor *a, nn_tensor *out, int op) {
     }
     if (a->dtype != NN_F32)
         return nn_kfail(k, STEP_EUNSUPPORTED, "type %s", nn_dtype_name(a->dtype));
+    const float *x = a->data; /* read before nn_kout: the output may take this buffer */
     int rc = nn_kout(k, out, NN_F32, a->ndim, a->dims);
     if (rc < 0)
         return rc;
-    const float *x = a->data;
-    float *y = out->data;
     int64_t n = nn_tensor_numel(a);
-    switch (op) {
-    case U_NEG: for (int64_t i = 0; i < n; i++) y[i] = -x[i]; break;
-    case U_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]); break;
-    case U_SIN: for (int64_t i = 0; i < n; i++) y[i] = sinf(x[i]); break;
-    case U_COS: for (int64_t i = 0; i < n; i++) y[i] = cosf(x[i]); break;
-    case U_ERF: for (int64_t i = 0; i < n; i++) y[i] = erff(x[i]); break;
-    case U_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]); break;
-    case U_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] >= 0 ? 1.0f / (1.0f + expf(-x[i])) : expf(x[i]) / (1.0f + expf(x[i]));
-        break;
-    }
+    unary_job j = {x, out->data, op, n};
+    /* transcendental functions cost enough to split; 16k-element chunks */
+    if (n >= 65536 && op != U_NEG)
+        nn_parallel((n + 16383) / 16384, k->nthreads, unary_chunks, &j);
+    else
+        unary_range(&j, 0, n);
     return 0;
 }
 

@@ -329,6 +329,34 @@ int k_instance_norm(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
     return 0;
 }
 
+typedef struct softmax_job {
+    const float *x;
+    float *y;
+    int64_t len, inner;
+} softmax_job;
+
+static void softmax_rows(void *arg, int64_t r0, int64_t r1) {
+    const softmax_job *j = arg;
+    const int64_t len = j->len, inner = j->inner;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t o = r / inner, in_ = r % inner;
+        const float *v = j->x + o * len * inner + in_;
+        float *y = j->y + o * len * inner + in_;
+        float mx = -INFINITY;
+        for (int64_t q = 0; q < len; q++)
+            mx = v[q * inner] > mx ? v[q * inner] : mx;
+        float sum = 0;
+        for (int64_t q = 0; q < len; q++) {
+            float e = mx == -INFINITY ? 0.0f : expf(v[q * inner] - mx);
+            y[q * inner] = e;
+            sum += e;
+        }
+        float inv = sum > 0 ? 1.0f / sum : 0.0f;
+        for (int64_t q = 0; q < len; q++)
+            y[q * inner] *= inv;
+    }
+}
+
 int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)nin, (void)nout;
     const nn_tensor *x = in[0];
@@ -339,28 +367,17 @@ int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const 
         ax += x->ndim;
     if (ax < 0 || ax >= (x->ndim ? x->ndim : 1))
         return nn_kfail(k, STEP_EINVAL, "bad axis");
+    const float *xd = x->data; /* the output may take this buffer (in place) */
     int rc = nn_kout(k, out[0], NN_F32, x->ndim, x->dims);
     if (rc < 0)
         return rc;
-    int64_t len = x->ndim ? x->dims[ax] : 1, inner = nn_numel(x->ndim - (int)ax - 1, x->dims + ax + 1);
-    int64_t outer = nn_numel((int)ax, x->dims);
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t in_ = 0; in_ < inner; in_++) {
-            const float *v = (const float *)x->data + o * len * inner + in_;
-            float *y = (float *)out[0]->data + o * len * inner + in_;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < len; j++)
-                mx = v[j * inner] > mx ? v[j * inner] : mx;
-            float sum = 0;
-            for (int64_t j = 0; j < len; j++) {
-                float e = mx == -INFINITY ? 0.0f : expf(v[j * inner] - mx);
-                y[j * inner] = e;
-                sum += e;
-            }
-            float inv = sum > 0 ? 1.0f / sum : 0.0f;
-            for (int64_t j = 0; j < len; j++)
-                y[j * inner] *= inv;
-        }
+    softmax_job j = {xd, out[0]->data, x->ndim ? x->dims[ax] : 1,
+                     nn_numel(x->ndim - (int)ax - 1, x->dims + ax + 1)};
+    int64_t rows = nn_numel((int)ax, x->dims) * j.inner;
+    if (rows * j.len >= 65536)
+        nn_parallel(rows, k->nthreads, softmax_rows, &j);
+    else
+        softmax_rows(&j, 0, rows);
     return 0;
 }
 
