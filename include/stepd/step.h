@@ -129,10 +129,18 @@ typedef struct step_response {
     int status;      /* 200 unless set */
     json_t *body;    /* sent as JSON; NULL sends no body */
     json_t *headers; /* object of string values, e.g. {"location": "/x"} */
+    void *raw;       /* set by step_respond_bytes: sent instead of body (the runtime frees it) */
+    size_t raw_len;
 } step_response;
 
 /* Sets status and body (stolen). Returns 0 so a handler can `return step_respond(...)`. */
 int step_respond(step_response *res, int status, json_t *body);
+/* Answers with raw bytes (copied) instead of JSON, e.g. audio or an image: status,
+ * content-type and len bytes of data. Combine with step_response_header for content-range
+ * and the like. Returns 0, or STEP_ENOMEM. */
+#define STEP_HAS_RESPOND_BYTES 1
+int step_respond_bytes(step_response *res, int status, const char *content_type, const void *data,
+                       size_t len);
 /* Sets a response header (copies both strings). */
 int step_response_header(step_response *res, const char *name, const char *value);
 /* Attaches a value for later middleware and the handler (steals `value`). */

@@ -130,6 +130,25 @@ int step_respond(step_response *res, int status, json_t *body) {
     return 0;
 }
 
+int step_respond_bytes(step_response *res, int status, const char *content_type, const void *data,
+                       size_t len) {
+    if (!res || (!data && len))
+        return STEP_EINVAL;
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return STEP_ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    free(res->raw);
+    res->raw = copy;
+    res->raw_len = len;
+    res->status = status;
+    json_decref(res->body);
+    res->body = NULL;
+    return step_response_header(res, "content-type",
+                                content_type ? content_type : "application/octet-stream");
+}
+
 int step_response_header(step_response *res, const char *name, const char *value) {
     if (!res || !name || !*name || !value)
         return STEP_EINVAL;

@@ -311,9 +311,17 @@ send:
     }
     j->resp_headers = res.headers;
     res.headers = NULL;
-    respond_json(j, res.status, res.body);
-    res.body = NULL;
+    if (res.raw) { /* bytes from step_respond_bytes: sent as they are */
+        j->status = res.status;
+        j->resp_body = res.raw;
+        j->resp_len = res.raw_len;
+        res.raw = NULL;
+    } else {
+        respond_json(j, res.status, res.body);
+        res.body = NULL;
+    }
 out:
+    free(res.raw);
     json_decref(res.body);
     json_decref(res.headers);
     json_decref(req.body);
