@@ -29,6 +29,13 @@ expect "$(http GET /undeclared)" '200 *STEP_EUNDECLARED*' "undeclared emit"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 expect "$(http POST /echo/1 "{\"name\":\"$big\"}")" '413 *' "oversized body"
 
+# raw bytes from step_respond_bytes
+curl -s -D "$TMP/h" -o "$TMP/b" "http://127.0.0.1:$PORT/bytes"
+grep -qi '^HTTP/1.1 206' "$TMP/h" || fail "bytes: status"
+grep -qi '^content-type: audio/wav' "$TMP/h" || fail "bytes: content-type"
+grep -qi '^content-range: bytes 0-4/10' "$TMP/h" || fail "bytes: content-range"
+[ "$(od -An -tx1 "$TMP/b" | tr -d ' \n')" = 52490046ff ] || fail "bytes: body $(od -An -tx1 "$TMP/b")"
+
 # garbage on the socket: the server must answer 400 or close, and keep serving
 for payload in 'GARBAGE\r\n\r\n' 'GET / HTTP/9.9\r\n\r\n' 'POST /echo/1 HTTP/1.1\r\nContent-Length: -5\r\n\r\n' \
                '\x00\x01\x02\xff\r\n\r\n' 'GET /echo/%%%% HTTP/1.1\r\nHost: x\r\n\r\n'; do
