@@ -35,10 +35,14 @@ sid=$(field "$r" id); [ -n "$sid" ] || fail "POST /speech: $r"
 m=$(wait_status "$sid" synthesized) || fail "synthesis: $m"
 echo "synthesized: $m"
 
-# Range on the stored audio (served as bytes once the runtime can; the headers either way)
+# Range on the stored audio: 206 with the bytes, 416 past the end
 h=$(curl -s -o /dev/null -D - "$base/audio/$sid" -H 'range: bytes=0-99' | tr -d '\r')
 echo "$h" | grep -qi '^content-range: bytes 0-99/' || fail "no content-range: $h"
 echo "$h" | grep -qi '^accept-ranges: bytes' || fail "no accept-ranges"
+[ "$(curl -s "$base/audio/$sid" -H 'range: bytes=0-3')" = RIFF ] || fail "range 0-3 is not the WAV header"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/audio/$sid" -H 'range: bytes=0-3')" = 206 ] || fail "range: not 206"
+full=$(curl -s "$base/audio/$sid" | wc -c)
+[ "$full" -gt 1000 ] || fail "whole file: $full bytes"
 h=$(curl -s -o /dev/null -D - "$base/audio/$sid" -H 'range: bytes=999999999-' | tr -d '\r')
 echo "$h" | grep -q '^HTTP/1.1 416' || fail "unsatisfiable range: $h"
 
