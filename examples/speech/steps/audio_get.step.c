@@ -3,8 +3,8 @@
  * Range support (206 with Content-Range, 416 when unsatisfiable, Accept-Ranges: bytes), so
  * browsers and players can seek. Range parsing is stepd_speech_http_range().
  *
- * Sending bytes needs a non-JSON response body from the runtime (step_respond_bytes(), which
- * step.h announces with STEP_HAS_RESPOND_BYTES); until then this answers 501 and says so.
+ * The bytes go out with step_respond_bytes() (announced by STEP_HAS_RESPOND_BYTES; built
+ * against an older step.h, this answers 501 and says so).
  */
 #include <stepd/ai/speech.h>
 #include <stepd/step.h>
