@@ -306,7 +306,9 @@ static int run_if(nn_session *s, const nn_node *n, nn_kctx *k, int depth) {
         } else {
             if ((rc = nn_kout(k, dt, st->dtype, st->ndim, st->dims)) < 0)
                 return rc;
-            memcpy(dt->data, st->data, (size_t)nn_tensor_numel(st) * nn_dtype_size(st->dtype));
+            size_t bytes = (size_t)nn_tensor_numel(st) * nn_dtype_size(st->dtype);
+            if (bytes)
+                memcpy(dt->data, st->data, bytes);
         }
     }
     return 0;

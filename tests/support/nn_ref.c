@@ -17,6 +17,8 @@ void nn_buf_free(nn_buf *b) {
 }
 
 static void put(nn_buf *b, const void *p, size_t n) {
+    if (!n)
+        return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->n + n)
