@@ -734,6 +734,8 @@ void runtime_close(runtime *rt) {
         dispatcher_kick(rt);
         pthread_join(rt->dispatcher, NULL);
     }
+    if (atomic_load(&rt->jobs) > 0)
+        script_host_stop(rt->scripts); /* past the drain timeout: JS/Python calls fail now */
     pool_free(rt->workers); /* runs what is queued */
     pool_free(rt->event_workers);
     rt->workers = rt->event_workers = NULL;

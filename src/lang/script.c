@@ -144,6 +144,11 @@ int script_host_new(const stepd_config *cfg, script_host **out, char **err) {
     return 0;
 }
 
+void script_host_stop(script_host *h) {
+    for (int i = 0; h && i < NLANG; i++)
+        worker_pool_close(h->pools[i]);
+}
+
 void script_host_free(script_host *h) {
     if (!h)
         return;

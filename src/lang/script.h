@@ -35,6 +35,9 @@ typedef struct script_step {
  * code with a message in *err (caller frees). */
 int script_host_new(const stepd_config *cfg, script_host **out, char **err);
 void script_host_free(script_host *h); /* NULL-safe; stops every worker */
+/* Shutdown past the drain timeout: kills the workers so handler threads still waiting on them
+ * return (their events stay queued and are retried), and refuses new calls. NULL-safe. */
+void script_host_stop(script_host *h);
 
 /* Finds the project's script steps and (re)loads them into the workers. On success *steps is
  * an array of *n entries (free with script_steps_free). On failure returns STEP_ECOMPILE with

@@ -488,6 +488,12 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
     atomic_fetch_add(&p->invocations, 1);
     int rc = 0;
     pthread_mutex_lock(&w->mu);
+    if (atomic_load(&p->closing)) {
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_destroy(&inv.cv);
+        *error = error_obj("stepd is shutting down");
+        return STEP_ECLOSED;
+    }
     /* a process we just killed takes nothing new: wait for its reader to bury it */
     while (w->alive && w->killed)
         pthread_cond_wait(&w->dead_cv, &w->mu);
@@ -703,6 +709,21 @@ int worker_pool_new(const worker_pool_opts *o, worker_pool **out) {
     return 0;
 }
 
+void worker_pool_close(worker_pool *p) {
+    if (!p)
+        return;
+    atomic_store(&p->closing, 1);
+    for (int i = 0; i < p->n; i++) {
+        wproc *w = &p->procs[i];
+        pthread_mutex_lock(&w->mu);
+        if (w->alive && !w->killed) {
+            kill(w->pid, SIGKILL);
+            w->killed = 1;
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
 void worker_pool_free(worker_pool *p) {
     if (!p)
         return;
@@ -710,7 +731,7 @@ void worker_pool_free(worker_pool *p) {
     for (int i = 0; i < p->n; i++) {
         wproc *w = &p->procs[i];
         pthread_mutex_lock(&w->mu);
-        if (w->alive) {
+        if (w->alive && !w->killed) {
             /* closing stdin asks the runner to exit; the kill makes sure it does */
             pthread_mutex_lock(&w->wmu);
             if (w->in_fd >= 0)

@@ -64,6 +64,10 @@ typedef struct worker_pool_opts {
 
 /* Creates the pool; processes start on first use. Returns 0 or STEP_EINVAL / STEP_ENOMEM. */
 int worker_pool_new(const worker_pool_opts *o, worker_pool **out);
+/* Stops the pool: kills every process, so calls waiting on one fail now, and refuses new
+ * calls (STEP_ECLOSED). For shutdown, before the threads that may be waiting are joined.
+ * NULL-safe; worker_pool_free still has to be called. */
+void worker_pool_close(worker_pool *p);
 /* Kills every process and waits for the reader threads. NULL-safe. No call may be running. */
 void worker_pool_free(worker_pool *p);
 
