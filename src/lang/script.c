@@ -494,15 +494,44 @@ static int run(step_ctx *ctx, const char *kind, json_t *data /* stolen */, json_
     return rc;
 }
 
+static json_t *base64(const unsigned char *p, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+    json_t *j = json_string(out);
+    free(out);
+    return j;
+}
+
 int script_api(step_ctx *ctx, step_request *req, step_response *res) {
-    json_t *data = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s%, s:s?, s:s?, s:s?}", "body",
+    json_t *data = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s?, s:s?, s:s?}", "body",
                              req->body ? req->body : json_null(), "pathParams", req->path_params,
                              "queryParams", req->query_params, "headers", req->headers,
-                             "rawBody", req->raw_body ? req->raw_body : "", req->raw_body_len,
                              "method", req->method, "path", req->path, "requestId",
                              req->request_id);
     if (!data)
         return STEP_ENOMEM;
+    /* rawBody is a string; a body that is not UTF-8 (an upload) comes as rawBodyBase64 */
+    const char *raw = req->raw_body ? req->raw_body : "";
+    json_t *rs = json_stringn(raw, req->raw_body_len);
+    if (rs) {
+        json_object_set_new(data, "rawBody", rs);
+    } else {
+        json_object_set_new(data, "rawBody", json_null());
+        json_object_set_new(data, "rawBodyBase64",
+                            base64((const unsigned char *)raw, req->raw_body_len));
+    }
     /* what C middleware attached (req.user and the like) */
     const char *k;
     json_t *v;

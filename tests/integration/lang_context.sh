@@ -10,7 +10,7 @@ command -v node >/dev/null || { echo "node is not installed"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 is not installed"; exit 77; }
 dir=$(project polyglot_ctx)
 start_server "$dir" start
-grep -q '"msg":"stepd is listening","steps":11' "$LOG" || fail "not every step loaded (cron and noop included)"
+grep -q '"msg":"stepd is listening","steps":12' "$LOG" || fail "not every step loaded (cron and noop included)"
 
 for lang in js py; do
     out=$(http POST "/$lang/ctx/g$lang?x=1&y=two" '{"hello":"world"}' -H 'x-custom: yes' -H 'x-trace-id: trace-'$lang -D "$TMP/h")
@@ -58,6 +58,13 @@ expect "$(http POST /js/zod '{"name":"xy","age":3}')" '200 {"hello":"xy"}' "zod 
 expect "$(http GET /js/esm)" '200 {"module":"esm","file":"esm.step.mjs*' "ES module step"
 expect "$(http GET /js/cjs)" '200 {"module":"cjs"}' ".cjs step"
 expect "$(http GET '/py/sync?x=7')" '200 {"sync":true,"q":"7"}' "plain def handler"
+
+# binary uploads: not UTF-8, so rawBody is null and rawBodyBase64 carries the bytes
+printf '\xff\xfe\x00\x01abc' >"$TMP/bin"
+out=$(curl -s -m 10 -X POST "http://127.0.0.1:$PORT/js/upload" -H 'content-type: application/octet-stream' --data-binary @"$TMP/bin")
+expect "$out" '{"bytes":7,"first":255,"text":null}' "binary body"
+out=$(curl -s -m 10 -X POST "http://127.0.0.1:$PORT/js/upload" -H 'content-type: text/plain' --data-binary 'héllo')
+expect "$out" '{"bytes":6,"first":104,"text":"héllo"}' "text body"
 
 stop_server TERM
 [ "$EXIT_CODE" = 0 ] || fail "exit code $EXIT_CODE"
