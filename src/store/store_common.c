@@ -90,24 +90,61 @@ static uint64_t fallback_random64(void) {
     return s;
 }
 
+/* Ids come from a per-thread xoshiro256** generator seeded once from getrandom(): unique
+ * and unpredictable enough for event, request and trace ids without a syscall per id (they
+ * are not meant as secrets). */
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+static atomic_int fork_generation = 1; /* bumped in a forked child: it must not repeat ids */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) {
+    atomic_fetch_add(&fork_generation, 1);
+}
+static void register_atfork(void) {
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static uint64_t id_random64(void) {
+    static _Thread_local uint64_t st[4];
+    static _Thread_local int seeded; /* the fork generation the state was seeded in */
+    if (seeded != atomic_load(&fork_generation)) {
+        pthread_once(&atfork_once, register_atfork);
+        size_t got = 0;
+        unsigned char *p = (unsigned char *)st;
+        while (got < sizeof st) {
+            ssize_t r = getrandom(p + got, sizeof st - got, 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got < sizeof st)
+            for (int i = 0; i < 4; i++)
+                st[i] = fallback_random64();
+        if (!(st[0] | st[1] | st[2] | st[3]))
+            st[0] = 0x9E3779B97F4A7C15ull;
+        seeded = atomic_load(&fork_generation);
+    }
+    uint64_t result = rotl(st[1] * 5, 7) * 9, t = st[1] << 17;
+    st[2] ^= st[0];
+    st[3] ^= st[1];
+    st[1] ^= st[2];
+    st[0] ^= st[3];
+    st[2] ^= t;
+    st[3] = rotl(st[3], 45);
+    return result;
+}
+
 void queue_new_id(char buf[33]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    if (got < sizeof raw) {
-        uint64_t a = fallback_random64(), b = fallback_random64();
-        for (int i = 0; i < 8; i++) {
-            raw[i] = (unsigned char)(a >> (8 * i));
-            raw[8 + i] = (unsigned char)(b >> (8 * i));
-        }
+    uint64_t a = id_random64(), b = id_random64();
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (unsigned char)(a >> (8 * i));
+        raw[8 + i] = (unsigned char)(b >> (8 * i));
     }
     for (size_t i = 0; i < sizeof raw; i++) {
         buf[2 * i] = hex[raw[i] >> 4];
