@@ -16,7 +16,7 @@ make -s -j"$jobs" asan || true
 read -r p2 f2 s2 <build-asan/test-summary 2>/dev/null || { p2=0 f2=1 s2=0; }
 echo "== fuzz (short runs)"
 fz_fail=0
-tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" || fz_fail=1
+tests/fuzz/run.sh "${FUZZ_SECONDS:-10}" || fz_fail=1
 pass=$((p1 + p2)) fail=$((f1 + f2 + fz_fail)) skip=$((s1 + s2))
 echo
 echo "release: $p1 passed, $f1 failed; asan: $p2 passed, $f2 failed; fuzz: $([ $fz_fail = 0 ] && echo clean || echo FAILED)"
