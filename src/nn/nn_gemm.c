@@ -13,6 +13,7 @@
  */
 #include "nn/nn_internal.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,4 +573,91 @@ void nn_qgemm_packed(int64_t M, const uint8_t *A, int32_t za, const nn_qpacked *
     if ((double)M * (double)P->N * (double)K < 65536)
         nthreads = 1;
     nn_parallel(units, nthreads, qp_range, &g);
+}
+
+/* ---- float x dequantised weights ----------------------------------------------------------- */
+typedef struct dqj {
+    int64_t M;
+    const float *A;
+    const nn_dqmat *B;
+    float *C;
+} dqj;
+
+static void dq_plain(const dqj *g, int64_t n0, int64_t n1) {
+    const nn_dqmat *B = g->B;
+    for (int64_t i = 0; i < g->M; i++) {
+        const float *a = g->A + i * B->K;
+        float *c = g->C + i * B->N;
+        for (int64_t j = n0; j < n1; j++)
+            c[j] = 0;
+        for (int64_t k = 0; k < B->K; k++) {
+            const uint8_t *q = B->q + k * B->N;
+            for (int64_t j = n0; j < n1; j++) {
+                int32_t v = B->is_signed ? (int32_t)(int8_t)q[j] : (int32_t)q[j];
+                c[j] = fmaf(a[k], (float)(v - B->zp) * B->scale, c[j]);
+            }
+        }
+    }
+}
+
+#ifdef NN_X86
+__attribute__((target("avx2,fma"))) static void dq_avx2(const dqj *g, int64_t n0, int64_t n1) {
+    const nn_dqmat *B = g->B;
+    const __m256 sc = _mm256_set1_ps(B->scale);
+    const __m256i zp = _mm256_set1_epi32(B->zp);
+    int64_t j = n0;
+    for (; j + 32 <= n1; j += 32)
+        for (int64_t i = 0; i < g->M; i++) {
+            const float *a = g->A + i * B->K;
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            const uint8_t *q = B->q + j;
+            for (int64_t k = 0; k < B->K; k++, q += B->N) {
+                __m256i raw = _mm256_loadu_si256((const __m256i *)q);
+                __m128i lo = _mm256_castsi256_si128(raw), hi = _mm256_extracti128_si256(raw, 1);
+                __m256i v0, v1, v2, v3;
+                if (B->is_signed) {
+                    v0 = _mm256_cvtepi8_epi32(lo);
+                    v1 = _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8));
+                    v2 = _mm256_cvtepi8_epi32(hi);
+                    v3 = _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8));
+                } else {
+                    v0 = _mm256_cvtepu8_epi32(lo);
+                    v1 = _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8));
+                    v2 = _mm256_cvtepu8_epi32(hi);
+                    v3 = _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8));
+                }
+                __m256 x = _mm256_broadcast_ss(a + k);
+                c0 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v0, zp)), sc), c0);
+                c1 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v1, zp)), sc), c1);
+                c2 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v2, zp)), sc), c2);
+                c3 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v3, zp)), sc), c3);
+            }
+            float *c = g->C + i * B->N + j;
+            _mm256_storeu_ps(c, c0);
+            _mm256_storeu_ps(c + 8, c1);
+            _mm256_storeu_ps(c + 16, c2);
+            _mm256_storeu_ps(c + 24, c3);
+        }
+    if (j < n1)
+        dq_plain(g, j, n1);
+}
+#endif
+
+static void dq_range(void *arg, int64_t r0, int64_t r1) {
+    const dqj *g = arg;
+    int64_t n0 = r0 * 32, n1 = r1 * 32 < g->B->N ? r1 * 32 : g->B->N;
+#ifdef NN_X86
+    if (use_avx2()) {
+        dq_avx2(g, n0, n1);
+        return;
+    }
+#endif
+    dq_plain(g, n0, n1);
+}
+
+void nn_sgemm_dq(int64_t M, const float *A, const nn_dqmat *B, float *C, int nthreads) {
+    dqj g = {M, A, B, C};
+    if (M <= 0 || B->N <= 0)
+        return;
+    nn_parallel((B->N + 31) / 32, nthreads, dq_range, &g);
 }

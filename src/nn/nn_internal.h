@@ -74,6 +74,19 @@ nn_qpacked *nn_qpack(const uint8_t *B, int b_signed, int64_t K, int64_t N, const
 /* C[M,N] = (A - za) x packed B, exact. scratch: M x Kp/2 int32. */
 void nn_qgemm_packed(int64_t M, const uint8_t *A, int32_t za, const nn_qpacked *P, int32_t *C,
                      int32_t *scratch, int nthreads);
+/* A float weight matrix kept quantised: B[k][n] = (q[k][n] - zp) * scale, dequantised inside
+ * the product instead of being stored as float (MatMul's node->prep). */
+typedef struct nn_dqmat {
+    int64_t K, N;
+    const uint8_t *q; /* borrowed from the model's constant `src` */
+    int is_signed;
+    float scale;
+    int32_t zp;
+    int src;
+} nn_dqmat;
+/* C[M,N] = A[M,K] x dequantised B (fused multiply-add in k order for every column). */
+void nn_sgemm_dq(int64_t M, const float *A, const nn_dqmat *B, float *C, int nthreads);
+
 /* Builds node->prep for kernels that prepare constant inputs at load (MatMulInteger). */
 int nn_prepare_node(nn_model *m, nn_node *n, char **err);
 

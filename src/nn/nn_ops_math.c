@@ -64,6 +64,20 @@ static int mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_ten
 
 int k_matmul(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)nin, (void)nout;
+    const nn_dqmat *dq = k->prep;
+    if (dq && in[0]->dtype == NN_F32 && in[0]->ndim >= 1 && in[0]->dims[in[0]->ndim - 1] == dq->K) {
+        /* weights kept quantised (nn_fold.c): [..., K] x [K, N] */
+        int64_t dims[NN_MAXDIM];
+        int nd = in[0]->ndim;
+        memcpy(dims, in[0]->dims, sizeof dims);
+        dims[nd - 1] = dq->N;
+        int rc = nn_kout(k, out[0], NN_F32, nd, dims);
+        if (rc < 0)
+            return rc;
+        nn_sgemm_dq(nn_tensor_numel(in[0]) / (dq->K ? dq->K : 1), in[0]->data, dq, out[0]->data,
+                    k->nthreads);
+        return 0;
+    }
     if (in[0]->dtype != NN_F32 || in[1]->dtype != NN_F32)
         return nn_kfail(k, STEP_EUNSUPPORTED, "MatMul of %s and %s (float32 only)",
                         nn_dtype_name(in[0]->dtype), nn_dtype_name(in[1]->dtype));

@@ -17,6 +17,7 @@
 
 #include "nn/moonshine.h"
 #include "nn/nn.h"
+#include "nn/nn_internal.h"
 #include "nn/nn_pb.h"
 #include "support/nn_ref.h"
 
@@ -524,12 +525,59 @@ static void test_moonshine_missing_model_names_installer(void **state) {
     free(x);
 }
 
+
+/* The integer and kept-quantised matrix products against a plain double-precision loop,
+ * on shapes with ragged edges (not multiples of the vector blocks), 1 and 2 threads. */
+static void test_gemm_kernels(void **state) {
+    (void)state;
+    uint64_t seed = 9;
+    int64_t shapes[][3] = {{1, 77, 50}, {5, 33, 290}, {19, 288, 70}, {2, 1, 1}};
+    for (size_t si = 0; si < 4; si++) {
+        int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        nn_tensor a = {0}, q = {0}, fa = {0};
+        assert_int_equal(nn_tensor_alloc(&a, NN_U8, 2, (int64_t[]){M, K}), 0);
+        assert_int_equal(nn_tensor_alloc(&q, NN_U8, 2, (int64_t[]){K, N}), 0);
+        assert_int_equal(nn_tensor_alloc(&fa, NN_F32, 2, (int64_t[]){M, K}), 0);
+        nn_ref_fill(&a, &seed, 0, 256);
+        nn_ref_fill(&q, &seed, 0, 256);
+        nn_ref_fill(&fa, &seed, -1, 1);
+        int32_t zb = 131, *c = malloc((size_t)(M * N) * 4), *sc = malloc((size_t)(M * K) * 4 + 8);
+        float *fc = malloc((size_t)(M * N) * 4);
+        nn_qpacked *P = nn_qpack(q.data, 0, K, N, &zb, 0);
+        nn_dqmat dq = {K, N, q.data, 0, 0.0173f, 131, -1};
+        for (int threads = 1; threads <= 2; threads++) {
+            nn_qgemm_packed(M, a.data, 7, P, c, sc, threads);
+            nn_sgemm_dq(M, fa.data, &dq, fc, threads);
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++) {
+                    int64_t e = 0;
+                    double f = 0;
+                    for (int64_t k = 0; k < K; k++) {
+                        int32_t qv = ((uint8_t *)q.data)[k * N + j];
+                        e += (int64_t)(((uint8_t *)a.data)[i * K + k] - 7) * (qv - 131);
+                        f += (double)((float *)fa.data)[i * K + k] * ((float)(qv - 131) * 0.0173f);
+                    }
+                    assert_int_equal(c[i * N + j], e);
+                    assert_float_equal(fc[i * N + j], f, 1e-4);
+                }
+        }
+        free(P);
+        free(c);
+        free(sc);
+        free(fc);
+        nn_tensor_free(&a);
+        nn_tensor_free(&q);
+        nn_tensor_free(&fa);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_reader_bounds),
         cmocka_unit_test(test_load_one_op_model),
         cmocka_unit_test(test_bad_models_fail_cleanly),
         cmocka_unit_test(test_ops_match_onnxruntime),
+        cmocka_unit_test(test_gemm_kernels),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
         cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
         cmocka_unit_test(test_moonshine_missing_model_names_installer),
