@@ -10,7 +10,7 @@ dir=$(project polyglot_faults)
 start_server "$dir" start
 
 ids=()
-for kind in hang throws pythrows crash garbage pycrash pyhang; do
+for kind in hang throws pythrows garbage crash pycrash pyhang; do
     # one hang at a time: a stuck loop takes a whole worker (and every invocation it holds, which
 # is then retried) until the step timeout kills it
     ns="1 2 3"; case "$kind" in hang|pyhang) ns=1 ;; esac
@@ -26,6 +26,9 @@ for kind in hang throws pythrows crash garbage pycrash pyhang; do
         for _ in 1 2 3 4 5; do expect "$(http POST /faults/ok '{}')" '200 *' "served during a hang"; done
         took=$(( ($(date +%s%N) - start) / 1000000 ))
         [ "$took" -lt 1400 ] || fail "requests waited ${took} ms behind a hung worker"
+    fi
+    if [ "$kind" = garbage ]; then
+        for _ in $(seq 50); do grep -q 'not a protocol message' "$LOG" && break; sleep 0.1; done
     fi
     if [ "$kind" = pythrows ]; then
         # let the throwing handlers run before crashes take their workers down
