@@ -68,4 +68,32 @@ expect "$out" '{"bytes":6,"first":104,"text":"héllo"}' "text body"
 
 stop_server TERM
 [ "$EXIT_CODE" = 0 ] || fail "exit code $EXIT_CODE"
+
+# a pydantic model as bodySchema is validated in the Python worker (when pydantic is there)
+if python3 -c 'import pydantic' 2>/dev/null; then
+    pd="$TMP/pyd"
+    mkdir -p "$pd/steps"
+    cat >"$pd/steps/pyd_step.py" <<'PY'
+from pydantic import BaseModel
+
+
+class Order(BaseModel):
+    name: str
+    qty: int
+
+
+config = {"type": "api", "name": "PyOrder", "path": "/order", "method": "POST", "emits": [],
+          "bodySchema": Order}
+
+
+async def handler(req, context):
+    return {"status": 200, "body": {"name": req["body"]["name"]}}
+PY
+    start_server "$pd" start
+    expect "$(http POST /order '{"name":"x"}')" '400 {"error":"invalid request body: '"'"'qty'"'"' Field required","field":"qty","message":"Field required"}' "pydantic required"
+    expect "$(http POST /order '{"name":"x","qty":2}')" '200 {"name":"x"}' "pydantic ok"
+    stop_server TERM
+else
+    echo "pydantic is not installed for python3: pydantic check not run"
+fi
 echo "context ok"
