@@ -122,7 +122,8 @@ int script_host_new(const stepd_config *cfg, script_host **out, char **err) {
         json_t *l = json_object_get(langs, LANGS[i].key);
         json_t *cmd = json_object_get(l, "command");
         json_t *procs = json_object_get(l, "processes");
-        if ((l && !json_is_object(l)) || (cmd && (!json_is_string(cmd) || !json_string_length(cmd))) ||
+        if ((l && !json_is_object(l)) ||
+            (cmd && (!json_is_string(cmd) || !json_string_length(cmd))) ||
             (procs && (!json_is_integer(procs) || json_integer_value(procs) < 1 ||
                        json_integer_value(procs) > 64))) {
             if (asprintf(err,
@@ -302,8 +303,8 @@ static int pool_for(script_host *h, int li, char **err) {
         argv[argc++] = t;
     argv[argc++] = runner;
     argv[argc] = NULL;
-    worker_pool_opts o = {.lang = LANGS[li].name, .argv = argv, .processes = h->processes[li],
-                          .dir = h->dir};
+    worker_pool_opts o = {
+        .lang = LANGS[li].name, .argv = argv, .processes = h->processes[li], .dir = h->dir};
     int rc = cmd ? worker_pool_new(&o, &h->pools[li]) : STEP_ENOMEM;
     free(cmd);
     if (rc && asprintf(err, "cannot create the %s worker pool: %s", LANGS[li].name,
@@ -366,8 +367,8 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
         }
         json_t *s;
         json_t *list = json_object_get(loaded, "steps");
-        script_step *grown = realloc(out, ((size_t)nout + json_array_size(list) + 1) *
-                                              sizeof(script_step));
+        script_step *grown =
+            realloc(out, ((size_t)nout + json_array_size(list) + 1) * sizeof(script_step));
         if (!grown) {
             json_decref(loaded);
             rc = STEP_ENOMEM;
@@ -468,16 +469,16 @@ static int run(step_ctx *ctx, const char *kind, json_t *data /* stolen */, json_
         json_decref(data);
         return STEP_EINVAL;
     }
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:i}", "t", "invoke", "step", s->name,
-                            "kind", kind, "data", data ? data : json_null(), "traceId",
-                            step_trace_id(ctx), "eventId", step_event_id(ctx), "attempt",
-                            step_attempt(ctx));
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:i}", "t", "invoke", "step", s->name, "kind",
+                  kind, "data", data ? data : json_null(), "traceId", step_trace_id(ctx), "eventId",
+                  step_event_id(ctx), "attempt", step_attempt(ctx));
     if (!msg)
         return STEP_ENOMEM;
     json_t *err = NULL;
     last_error[0] = '\0';
-    int rc = worker_invoke(h->pools[li], msg, s->timeout_ms > 0 ? s->timeout_ms : 30000, serve,
-                           ctx, value, &err);
+    int rc = worker_invoke(h->pools[li], msg, s->timeout_ms > 0 ? s->timeout_ms : 30000, serve, ctx,
+                           value, &err);
     json_decref(msg);
     if (rc) {
         const char *m = json_string_value(json_object_get(err, "message"));
@@ -517,9 +518,8 @@ static json_t *base64(const unsigned char *p, size_t n) {
 int script_api(step_ctx *ctx, step_request *req, step_response *res) {
     json_t *data = json_pack("{s:O?, s:O?, s:O?, s:O?, s:s?, s:s?, s:s?}", "body",
                              req->body ? req->body : json_null(), "pathParams", req->path_params,
-                             "queryParams", req->query_params, "headers", req->headers,
-                             "method", req->method, "path", req->path, "requestId",
-                             req->request_id);
+                             "queryParams", req->query_params, "headers", req->headers, "method",
+                             req->method, "path", req->path, "requestId", req->request_id);
     if (!data)
         return STEP_ENOMEM;
     /* rawBody is a string; a body that is not UTF-8 (an upload) comes as rawBodyBase64 */

@@ -10,17 +10,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stepd/step.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <pthread.h>
-#include <stepd/step.h>
 
 #include "core/log.h"
 
@@ -71,7 +71,8 @@ int worker_msg_decode(const char *line, size_t len, worker_msg *out, const char 
             *why = "log with a bad \"id\"";
             goto bad;
         }
-        if (!json_is_string(json_object_get(j, "msg")) || (f && !json_is_object(f) && !json_is_null(f))) {
+        if (!json_is_string(json_object_get(j, "msg")) ||
+            (f && !json_is_object(f) && !json_is_null(f))) {
             *why = "log without a string \"msg\" (and object \"fields\")";
             goto bad;
         }
@@ -318,8 +319,8 @@ static void *reader_main(void *arg) {
             const char *mwhy;
             if (worker_msg_decode(line, len, &m, &mwhy)) {
                 snprintf(why, sizeof(why),
-                         "the worker wrote a line that is not a protocol message (%s): %.80s",
-                         mwhy, line);
+                         "the worker wrote a line that is not a protocol message (%s): %.80s", mwhy,
+                         line);
                 bad = 1;
                 break;
             }
@@ -355,10 +356,9 @@ static void *reader_main(void *arg) {
     pthread_mutex_unlock(&w->wmu);
     close(fd);
     if (!atomic_load(&p->closing)) {
-        json_t *f = json_pack("{s:s, s:i, s:s, s:i, s:i}", "lang", p->lang, "pid", (int)pid,
-                              "reason", why, "status",
-                              WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status),
-                              "inflight", busy);
+        json_t *f = json_pack(
+            "{s:s, s:i, s:s, s:i, s:i}", "lang", p->lang, "pid", (int)pid, "reason", why, "status",
+            WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), "inflight", busy);
         log_write(STEP_LOG_WARN, NULL, NULL, "worker process stopped; it will be replaced", f);
         json_decref(f);
     }
@@ -543,7 +543,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
                     rc = 0;
                 } else {
                     json_t *e = json_object_get(j, "error");
-                    *error = json_is_object(e) ? json_incref(e)
+                    *error = json_is_object(e)   ? json_incref(e)
                              : json_is_string(e) ? json_pack("{s:O}", "message", e)
                                                  : error_obj("handler failed");
                     rc = STEP_EFAILED;
@@ -561,8 +561,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
                                     (json_int_t)m.call, "ok", 0, "error",
                                     err ? err : step_strerror(src))
                         : json_pack("{s:s, s:I, s:b, s:o}", "t", "reply", "call",
-                                    (json_int_t)m.call, "ok", 1, "value",
-                                    val ? val : json_null());
+                                    (json_int_t)m.call, "ok", 1, "value", val ? val : json_null());
                 val = NULL;
                 if (reply)
                     proc_send(w, reply);
@@ -589,8 +588,8 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
             if (w->alive && w->pid == pid) {
                 json_t *f = json_pack("{s:s, s:i, s:i}", "lang", p->lang, "pid", (int)pid,
                                       "timeoutMs", timeout_ms);
-                log_write(STEP_LOG_WARN, NULL, NULL, "worker hung past the step timeout; killing it",
-                          f);
+                log_write(STEP_LOG_WARN, NULL, NULL,
+                          "worker hung past the step timeout; killing it", f);
                 json_decref(f);
                 kill(pid, SIGKILL);
                 w->killed = 1;

@@ -56,10 +56,10 @@ void worker_linebuf_free(worker_linebuf *lb);
 typedef struct worker_pool worker_pool;
 
 typedef struct worker_pool_opts {
-    const char *lang;           /* "node", "python": used in logs */
-    char *const *argv;          /* command line, NULL-terminated (copied) */
-    int processes;              /* >= 1 */
-    const char *dir;            /* working directory of the processes (the project) */
+    const char *lang;  /* "node", "python": used in logs */
+    char *const *argv; /* command line, NULL-terminated (copied) */
+    int processes;     /* >= 1 */
+    const char *dir;   /* working directory of the processes (the project) */
 } worker_pool_opts;
 
 /* Creates the pool; processes start on first use. Returns 0 or STEP_EINVAL / STEP_ENOMEM. */

@@ -4,9 +4,9 @@
 #include "support/test.h"
 
 #include <pthread.h>
+#include <stepd/step.h>
 #include <string.h>
 #include <unistd.h>
-#include <stepd/step.h>
 
 #include "lang/worker.h"
 
@@ -25,7 +25,8 @@ static void test_decode_accepts_each_message(void **state) {
     assert_int_equal(m.type, WMSG_RESULT);
     assert_int_equal(m.id, 7);
     worker_msg_clear(&m);
-    assert_int_equal(decode("{\"t\":\"call\",\"id\":3,\"call\":9,\"op\":\"emit\",\"args\":{}}", &m), 0);
+    assert_int_equal(decode("{\"t\":\"call\",\"id\":3,\"call\":9,\"op\":\"emit\",\"args\":{}}", &m),
+                     0);
     assert_int_equal(m.type, WMSG_CALL);
     assert_int_equal(m.call, 9);
     worker_msg_clear(&m);
@@ -49,7 +50,7 @@ static void test_decode_rejects_garbage(void **state) {
         "{\"t\":\"result\",\"id\":1}",              /* no ok */
         "{\"t\":\"result\",\"id\":-1,\"ok\":true}", /* negative id */
         "{\"t\":\"result\",\"id\":\"1\",\"ok\":true}",
-        "{\"t\":\"call\",\"id\":1,\"call\":2}",     /* no op */
+        "{\"t\":\"call\",\"id\":1,\"call\":2}", /* no op */
         "{\"t\":\"call\",\"id\":1,\"call\":2,\"op\":\"emit\",\"args\":[]}",
         "{\"t\":\"log\",\"id\":1}",
         "{\"t\":\"loaded\",\"id\":1}",
@@ -156,7 +157,7 @@ static int invoke(worker_pool *p, json_t *data, int timeout, served *s, json_t *
 
 #define SKIP_WITHOUT_PYTHON(p)                                                                     \
     if (!(p)) {                                                                                    \
-        print_message("skipped: /usr/bin/python3 is needed for the fake worker\n");               \
+        print_message("skipped: /usr/bin/python3 is needed for the fake worker\n");                \
         skip();                                                                                    \
     }
 

@@ -3,8 +3,8 @@
 #include "support/test.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <stepd/step.h>
+#include <string.h>
 
 #include "core/registry.h"
 #include "lang/script.h"
@@ -79,7 +79,8 @@ static void test_invalid_configs_are_all_named(void **state) {
         mk("steps/b.step.js", LANG_JS, "{\"type\":\"webhook\",\"name\":\"B\"}"),
         mk("steps/c.step.js", LANG_JS, "{\"type\":\"api\",\"name\":\"C\"}"),
         mk("steps/d_step.py", LANG_PYTHON, "{\"type\":\"event\",\"name\":\"D\"}"),
-        mk("steps/e_step.py", LANG_PYTHON, "{\"type\":\"cron\",\"name\":\"E\",\"cron\":\"61 * * * *\"}"),
+        mk("steps/e_step.py", LANG_PYTHON,
+           "{\"type\":\"cron\",\"name\":\"E\",\"cron\":\"61 * * * *\"}"),
         mk("steps/f.step.js", LANG_JS,
            "{\"type\":\"api\",\"name\":\"F\",\"path\":\"/f\",\"method\":\"GET\",\"bodySchema\":5}"),
         mk("steps/g.step.js", LANG_JS,
