@@ -135,7 +135,7 @@ static json_t *value_json(const nn_value *v) {
     if (v->ndim >= 0) {
         json_t *shape = json_array();
         for (int d = 0; d < v->ndim; d++)
-            json_array_append_new(shape, v->dim_names[d] ? json_string(v->dim_names[d])
+            json_array_append_new(shape, v->dim_names[d]   ? json_string(v->dim_names[d])
                                          : v->dims[d] >= 0 ? json_integer(v->dims[d])
                                                            : json_null());
         json_object_set_new(o, "shape", shape);

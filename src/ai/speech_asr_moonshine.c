@@ -19,7 +19,7 @@
 #define MAX_PIECE (NN_MOONSHINE_RATE * 25)
 
 static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
-static nn_moonshine *shared;       /* loaded once, kept for the life of the process */
+static nn_moonshine *shared; /* loaded once, kept for the life of the process */
 static char shared_dir[1024];
 
 typedef struct ms_rec {
@@ -40,8 +40,10 @@ static int ms_open(const char *model_dir, void **self, char **err) {
     pthread_mutex_lock(&shared_mu);
     int rc = 0;
     if (shared && strcmp(shared_dir, dir) != 0) {
-        rc = speech_fail(err, STEP_EINVAL, "Moonshine is already loaded from %s (one model directory "
-                                           "per process)", shared_dir);
+        rc = speech_fail(err, STEP_EINVAL,
+                         "Moonshine is already loaded from %s (one model directory "
+                         "per process)",
+                         shared_dir);
     } else if (!shared) {
         rc = nn_moonshine_load(dir, &shared, err);
         if (rc == 0)

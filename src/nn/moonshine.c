@@ -16,10 +16,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stepd/step.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <stepd/step.h>
 
 #define VOCAB 32768
 #define LAYERS 6
@@ -38,7 +38,7 @@ struct nn_moonshine_run {
     const nn_moonshine *m;
     nn_session *enc, *dec;
     nn_tensor *ids, *hidden, *use_cache;
-    nn_tensor *past[LAYERS][4];   /* decoder.key, decoder.value, encoder.key, encoder.value */
+    nn_tensor *past[LAYERS][4]; /* decoder.key, decoder.value, encoder.key, encoder.value */
     char present[LAYERS][4][48];
 };
 
@@ -116,7 +116,8 @@ int nn_moonshine_load(const char *dir, nn_moonshine **out, char **err) {
     if (access(p, R_OK) != 0) {
         rc = nn_fail(err, STEP_ENOTFOUND,
                      "the Moonshine model is not installed (%s missing): run %s, or set "
-                     "STEPD_NN_MODEL_DIR", p, NN_MOONSHINE_INSTALL);
+                     "STEPD_NN_MODEL_DIR",
+                     p, NN_MOONSHINE_INSTALL);
         goto fail;
     }
     if ((rc = nn_onnx_load_file(p, 0, &m->enc, err)) < 0)
@@ -166,14 +167,16 @@ int nn_moonshine_run_new(const nn_moonshine *m, int nthreads, nn_moonshine_run *
             r->past[l][k] = nn_session_input(r->dec, name);
             snprintf(r->present[l][k], sizeof r->present[l][k], "present.%d.%s", l, KV[k]);
             if (!r->past[l][k] || !nn_session_output(r->dec, r->present[l][k])) {
-                rc = nn_fail(err, STEP_EPARSE, "decoder model has no %s / %s: not a Moonshine decoder",
-                             name, r->present[l][k]);
+                rc = nn_fail(err, STEP_EPARSE,
+                             "decoder model has no %s / %s: not a Moonshine decoder", name,
+                             r->present[l][k]);
                 goto fail;
             }
         }
     if (!r->ids || !r->hidden || !r->use_cache || !nn_session_input(r->enc, "input_values")) {
-        rc = nn_fail(err, STEP_EPARSE, "the models lack Moonshine's inputs (input_values, "
-                                       "input_ids, encoder_hidden_states, use_cache_branch)");
+        rc = nn_fail(err, STEP_EPARSE,
+                     "the models lack Moonshine's inputs (input_values, "
+                     "input_ids, encoder_hidden_states, use_cache_branch)");
         goto fail;
     }
     *out = r;
@@ -273,7 +276,8 @@ int nn_moonshine_transcribe(nn_moonshine_run *r, const float *samples, size_t n,
         return out->text ? 0 : nn_fail(err, STEP_ENOMEM, "out of memory");
     }
     if (n > (size_t)NN_MOONSHINE_RATE * 600)
-        return nn_fail(err, STEP_EINVAL, "%.0f s of audio in one piece: cut it first (at most 600 s)",
+        return nn_fail(err, STEP_EINVAL,
+                       "%.0f s of audio in one piece: cut it first (at most 600 s)",
                        (double)n / NN_MOONSHINE_RATE);
     double t0 = now_ms();
     nn_tensor *in = nn_session_input(r->enc, "input_values");

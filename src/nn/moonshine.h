@@ -31,11 +31,11 @@ int nn_moonshine_run_new(const nn_moonshine *m, int nthreads, nn_moonshine_run *
 void nn_moonshine_run_free(nn_moonshine_run *r);
 
 typedef struct nn_moonshine_result {
-    char *text;        /* UTF-8, leading/trailing spaces trimmed (caller frees) */
-    int *tokens;       /* generated ids without the start/end tokens (caller frees) */
-    float *probs;      /* per token: its softmax probability (caller frees) */
+    char *text;   /* UTF-8, leading/trailing spaces trimmed (caller frees) */
+    int *tokens;  /* generated ids without the start/end tokens (caller frees) */
+    float *probs; /* per token: its softmax probability (caller frees) */
     int n_tokens;
-    int hit_max_len;   /* stopped by the length guard, not by the end token */
+    int hit_max_len; /* stopped by the length guard, not by the end token */
     double encode_ms, decode_ms;
 } nn_moonshine_result;
 

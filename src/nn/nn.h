@@ -43,10 +43,12 @@ typedef struct nn_tensor {
 /* Buffers of `cap` bytes, 64-byte aligned (big ones mmap'ed); free with the same cap. */
 void *nn_mem_alloc(size_t cap);
 void nn_mem_free(void *p, size_t cap);
-size_t nn_dtype_size(nn_dtype t);   /* 0 for unknown types */
+size_t nn_dtype_size(nn_dtype t);      /* 0 for unknown types */
 const char *nn_dtype_name(nn_dtype t); /* "float32", "uint8", ... ("?" for unknown) */
 int64_t nn_numel(int ndim, const int64_t *dims);
-static inline int64_t nn_tensor_numel(const nn_tensor *t) { return nn_numel(t->ndim, t->dims); }
+static inline int64_t nn_tensor_numel(const nn_tensor *t) {
+    return nn_numel(t->ndim, t->dims);
+}
 /* Sets type and shape, growing t's own buffer if needed (contents undefined). A borrowed
  * tensor gets its own buffer. Fails with STEP_EINVAL on negative/huge dims. */
 int nn_tensor_alloc(nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *dims);
@@ -97,22 +99,22 @@ typedef struct nn_node {
 
 typedef struct nn_value {
     char *name;
-    nn_dtype dtype;   /* declared type (NN_UNDEF when the file does not say) */
-    int ndim;         /* declared rank, -1 unknown */
-    int64_t dims[NN_MAXDIM]; /* declared dims, -1 for symbolic */
+    nn_dtype dtype;             /* declared type (NN_UNDEF when the file does not say) */
+    int ndim;                   /* declared rank, -1 unknown */
+    int64_t dims[NN_MAXDIM];    /* declared dims, -1 for symbolic */
     char *dim_names[NN_MAXDIM]; /* symbolic dim names, or NULL */
-    int is_const;     /* an initializer: its tensor is `init` */
+    int is_const;               /* an initializer: its tensor is `init` */
     nn_tensor init;
 } nn_value;
 
 typedef struct nn_graph {
     nn_node *nodes;
     int nnodes;
-    int *inputs, nin;   /* value ids (initializers excluded) */
+    int *inputs, nin; /* value ids (initializers excluded) */
     int *outputs, nout;
     int *captured, ncaptured; /* subgraphs: outer values read inside (liveness) */
-    int *last_use;      /* per node: value ids whose last reader in this graph is that node */
-    int *last_use_off;  /* nnodes+1 offsets into last_use */
+    int *last_use;            /* per node: value ids whose last reader in this graph is that node */
+    int *last_use_off;        /* nnodes+1 offsets into last_use */
 } nn_graph;
 
 typedef struct nn_model {
@@ -131,7 +133,7 @@ typedef struct nn_model {
 #define NN_LOAD_ANY_OPS 1 /* flag: accept ops without a kernel (for inspection only) */
 int nn_onnx_load_file(const char *path, int flags, nn_model **out, char **err);
 int nn_onnx_load(const void *buf, size_t len, int flags, nn_model **out, char **err);
-void nn_model_free(nn_model *m); /* NULL is a no-op */
+void nn_model_free(nn_model *m);                        /* NULL is a no-op */
 int nn_model_find(const nn_model *m, const char *name); /* value id or -1 */
 /* Constant folding (run by the loaders): every node whose inputs are all constants is run
  * once, its outputs become constants, and constants no remaining node reads are freed
@@ -168,8 +170,8 @@ size_t nn_session_pool_allocs(const nn_session *s); /* buffers allocated since c
 
 /* One op run alone on given inputs (tests, and whoever checks a kernel against a reference).
  * outs[] get owned buffers (free with nn_tensor_free). attrs may be NULL. */
-int nn_op_run(const char *op, const nn_attr *attrs, int nattr, const nn_tensor *const *ins,
-              int nin, nn_tensor *outs, int nout, char **err);
+int nn_op_run(const char *op, const nn_attr *attrs, int nattr, const nn_tensor *const *ins, int nin,
+              nn_tensor *outs, int nout, char **err);
 
 int nn_fail(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -18,9 +18,9 @@
 typedef struct fold_state {
     const nn_node **done;
     int n, cap;
-    int *alias; /* per value: the value whose data it borrows, or -1 */
+    int *alias;             /* per value: the value whose data it borrows, or -1 */
     unsigned char *mm_only; /* per value: read only as MatMul's B (never a graph output) */
-    nn_dqmat **dq;           /* per value: kept-quantised weights (virtual constant) */
+    nn_dqmat **dq;          /* per value: kept-quantised weights (virtual constant) */
 } fold_state;
 
 #define DQ_MIN ((int64_t)1 << 20) /* elements: smaller weights are simply folded */
@@ -42,20 +42,27 @@ static void scan_uses(const nn_graph *g, unsigned char *mm_only) {
 /* A DequantizeLinear of big constant 8-bit weights read only by MatMuls: keep the 8-bit data
  * and let MatMul dequantise on the fly (4x less memory and memory traffic). */
 static int keep_quantised(nn_model *m, nn_node *n, fold_state *st) {
-    if (strcmp(n->op, "DequantizeLinear") || n->nout != 1 || n->out[0] < 0 || !st->mm_only[n->out[0]])
+    if (strcmp(n->op, "DequantizeLinear") || n->nout != 1 || n->out[0] < 0 ||
+        !st->mm_only[n->out[0]])
         return 0;
     const nn_value *x = &m->vals[n->in[0]], *s = &m->vals[n->in[1]];
     const nn_value *z = n->nin > 2 && n->in[2] >= 0 ? &m->vals[n->in[2]] : NULL;
     if (!x->is_const || !x->init.data || x->init.ndim != 2 ||
         (x->init.dtype != NN_U8 && x->init.dtype != NN_I8) || nn_tensor_numel(&x->init) < DQ_MIN ||
-        !s->is_const || !s->init.data || s->init.dtype != NN_F32 || nn_tensor_numel(&s->init) != 1 ||
+        !s->is_const || !s->init.data || s->init.dtype != NN_F32 ||
+        nn_tensor_numel(&s->init) != 1 ||
         (z && (!z->is_const || !z->init.data || nn_tensor_numel(&z->init) != 1)))
         return 0;
     nn_dqmat *d = malloc(sizeof *d);
     if (!d)
         return STEP_ENOMEM;
-    *d = (nn_dqmat){x->init.dims[0], x->init.dims[1], x->init.data, x->init.dtype == NN_I8,
-                    *(const float *)s->init.data, z ? (int32_t)nn_get_i(&z->init, 0) : 0, n->in[0]};
+    *d = (nn_dqmat){x->init.dims[0],
+                    x->init.dims[1],
+                    x->init.data,
+                    x->init.dtype == NN_I8,
+                    *(const float *)s->init.data,
+                    z ? (int32_t)nn_get_i(&z->init, 0) : 0,
+                    n->in[0]};
     nn_value *v = &m->vals[n->out[0]];
     v->is_const = 1; /* virtual: shape only, the MatMuls read d */
     memset(&v->init, 0, sizeof v->init);
@@ -77,16 +84,19 @@ static int same_attrs(const nn_node *a, const nn_node *b) {
         return 0;
     for (int i = 0; i < a->nattr; i++) {
         const nn_attr *x = &a->attrs[i], *y = &b->attrs[i];
-        if (x->g || y->g || x->t.data || y->t.data || strcmp(x->name, y->name) || x->type != y->type ||
-            x->i != y->i || x->f != y->f || x->n != y->n || (!x->s) != (!y->s) ||
-            (x->s && strcmp(x->s, y->s)) || (x->ints && memcmp(x->ints, y->ints, (size_t)x->n * 8)) ||
+        if (x->g || y->g || x->t.data || y->t.data || strcmp(x->name, y->name) ||
+            x->type != y->type || x->i != y->i || x->f != y->f || x->n != y->n ||
+            (!x->s) != (!y->s) || (x->s && strcmp(x->s, y->s)) ||
+            (x->ints && memcmp(x->ints, y->ints, (size_t)x->n * 8)) ||
             (x->floats && memcmp(x->floats, y->floats, (size_t)x->n * 4)))
             return 0;
     }
     return 1;
 }
 
-static int resolve(const fold_state *st, int id) { return id >= 0 && st->alias[id] >= 0 ? st->alias[id] : id; }
+static int resolve(const fold_state *st, int id) {
+    return id >= 0 && st->alias[id] >= 0 ? st->alias[id] : id;
+}
 
 static const nn_node *find_twin(const fold_state *st, const nn_node *n) {
     for (int i = 0; i < st->n; i++) {
@@ -111,8 +121,8 @@ static int fold_graph(nn_model *m, nn_graph *g, fold_state *st, char **err) {
                 if (rc < 0)
                     return rc;
             }
-        if (!n->folded && !strcmp(n->op, "MatMul") && n->nin == 2 && n->in[1] >= 0 && st->dq[n->in[1]] &&
-            !n->prep) {
+        if (!n->folded && !strcmp(n->op, "MatMul") && n->nin == 2 && n->in[1] >= 0 &&
+            st->dq[n->in[1]] && !n->prep) {
             n->prep = malloc(sizeof(nn_dqmat));
             if (!n->prep)
                 return nn_fail(err, STEP_ENOMEM, "out of memory");

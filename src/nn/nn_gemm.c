@@ -37,8 +37,18 @@ static struct {
     void *arg;
     int64_t n;
     int parts;
-} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-       PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
+} P = {PTHREAD_MUTEX_INITIALIZER,
+       PTHREAD_MUTEX_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       0,
+       0,
+       0,
+       0,
+       NULL,
+       NULL,
+       0,
+       0};
 
 static unsigned start_gen[MAX_WORKERS + 1];
 
@@ -85,7 +95,8 @@ static int ensure_workers(int want) {
     return P.nworkers;
 }
 
-void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int64_t i1), void *arg) {
+void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int64_t i1),
+                 void *arg) {
     if (nthreads <= 1 || n < 2 || pthread_mutex_trylock(&P.busy) != 0) {
         fn(arg, 0, n);
         return;
@@ -111,7 +122,8 @@ void nn_parallel(int64_t n, int nthreads, void (*fn)(void *arg, int64_t i0, int6
     pthread_mutex_unlock(&P.busy);
 }
 
-/* ---- float ------------------------------------------------------------------------------------ */
+/* ---- float ------------------------------------------------------------------------------------
+ */
 typedef struct sg {
     int64_t M, N, K, lda, ldb, ldc;
     const float *A, *B;
@@ -138,9 +150,8 @@ static void sgemm_plain(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t
 #ifdef NN_X86
 /* Many rows: B's 16-column panel is copied to a contiguous K x 16 block first (B rows are
  * far apart; the copy keeps the panel in cache for every 4-row block of A). */
-__attribute__((target("avx2,fma"))) static void sgemm_avx2_panels(const sg *g, int64_t m0,
-                                                                  int64_t m1, int64_t n0,
-                                                                  int64_t n1, float *panel) {
+__attribute__((target("avx2,fma"))) static void
+sgemm_avx2_panels(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *panel) {
     const int64_t K = g->K, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
     int64_t j = n0;
     for (; j + 16 <= n1; j += 16) {
@@ -151,8 +162,8 @@ __attribute__((target("avx2,fma"))) static void sgemm_avx2_panels(const sg *g, i
         int64_t i = m0;
         for (; i + 4 <= m1; i += 4) {
             const float *a0 = g->A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
-                   c21 = c00, c30 = c00, c31 = c00;
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                   c30 = c00, c31 = c00;
             const float *b = panel;
             for (int64_t k = 0; k < K; k++, b += 16) {
                 __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
@@ -212,8 +223,8 @@ __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t 
         const float *a0 = g->A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
         int64_t j = n0;
         for (; j + 16 <= n1; j += 16) {
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
-                   c21 = c00, c30 = c00, c31 = c00;
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+                   c30 = c00, c31 = c00;
             const float *b = g->B + j;
             for (int64_t k = 0; k < K; k++, b += ldb) {
                 __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
@@ -332,7 +343,8 @@ void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, cons
     nn_parallel(units, nthreads, sgemm_range, &g);
 }
 
-/* ---- integer ---------------------------------------------------------------------------------- */
+/* ---- integer ----------------------------------------------------------------------------------
+ */
 typedef struct qg {
     int64_t M, N, K;
     const uint8_t *A, *B;
@@ -344,23 +356,23 @@ typedef struct qg {
     int by_cols;
 } qg;
 
-#define QG_ROW(BT)                                                                               \
-    do {                                                                                         \
-        const BT *Bm = (const BT *)g->B;                                                         \
-        for (int64_t j = n0; j < n1; j++)                                                        \
-            c[j] = 0;                                                                            \
-        int32_t asum = 0;                                                                        \
-        for (int64_t k = 0; k < K; k++) {                                                        \
-            int32_t av = (int32_t)a[k] - g->za;                                                  \
-            asum += av;                                                                          \
-            if (!av)                                                                             \
-                continue;                                                                        \
-            const BT *b = Bm + k * N;                                                            \
-            for (int64_t j = n0; j < n1; j++)                                                    \
-                c[j] += av * (int32_t)b[j];                                                      \
-        }                                                                                        \
-        for (int64_t j = n0; j < n1; j++)                                                        \
-            c[j] -= asum * g->zb[g->zb_per_col ? j : 0];                                         \
+#define QG_ROW(BT)                                                                                 \
+    do {                                                                                           \
+        const BT *Bm = (const BT *)g->B;                                                           \
+        for (int64_t j = n0; j < n1; j++)                                                          \
+            c[j] = 0;                                                                              \
+        int32_t asum = 0;                                                                          \
+        for (int64_t k = 0; k < K; k++) {                                                          \
+            int32_t av = (int32_t)a[k] - g->za;                                                    \
+            asum += av;                                                                            \
+            if (!av)                                                                               \
+                continue;                                                                          \
+            const BT *b = Bm + k * N;                                                              \
+            for (int64_t j = n0; j < n1; j++)                                                      \
+                c[j] += av * (int32_t)b[j];                                                        \
+        }                                                                                          \
+        for (int64_t j = n0; j < n1; j++)                                                          \
+            c[j] -= asum * g->zb[g->zb_per_col ? j : 0];                                           \
     } while (0)
 
 static void qgemm_rows_plain(const qg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
@@ -377,7 +389,7 @@ static void qgemm_rows_plain(const qg *g, int64_t m0, int64_t m1, int64_t n0, in
 
 #ifdef NN_X86
 __attribute__((target("avx2"))) static void qgemm_rows_avx2(const qg *g, int64_t m0, int64_t m1,
-                                                           int64_t n0, int64_t n1) {
+                                                            int64_t n0, int64_t n1) {
     const int64_t K = g->K, N = g->N;
     for (int64_t i = m0; i < m1; i++) {
         const uint8_t *a = g->A + i * K;
@@ -468,8 +480,8 @@ static void qp_plain(const qp *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1
 }
 
 #ifdef NN_X86
-__attribute__((target("avx2"))) static void qp_avx2(const qp *g, int64_t m0, int64_t m1,
-                                                   int64_t n0, int64_t n1) {
+__attribute__((target("avx2"))) static void qp_avx2(const qp *g, int64_t m0, int64_t m1, int64_t n0,
+                                                    int64_t n1) {
     const int64_t N = g->P->N, K2 = g->P->Kp / 2;
     const int16_t *W = g->P->w;
     int64_t i = m0;
@@ -517,10 +529,14 @@ __attribute__((target("avx2"))) static void qp_avx2(const qp *g, int64_t m0, int
             const int16_t *w = W + j * 2;
             for (int64_t kp = 0; kp < K2; kp++, w += N * 2) {
                 __m256i x = _mm256_set1_epi32(a[kp]);
-                c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)w)));
-                c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 16))));
-                c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 32))));
-                c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 48))));
+                c0 = _mm256_add_epi32(c0,
+                                      _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)w)));
+                c1 = _mm256_add_epi32(
+                    c1, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 16))));
+                c2 = _mm256_add_epi32(
+                    c2, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 32))));
+                c3 = _mm256_add_epi32(
+                    c3, _mm256_madd_epi16(x, _mm256_loadu_si256((const __m256i *)(w + 48))));
             }
             int32_t *c = g->C + i * N + j;
             _mm256_storeu_si256((__m256i *)c, c0);
@@ -565,7 +581,8 @@ void nn_qgemm_packed(int64_t M, const uint8_t *A, int32_t za, const nn_qpacked *
         for (int64_t kp = 0; kp < K2; kp++) {
             int32_t lo = (int32_t)a[2 * kp] - za;
             int32_t hi = 2 * kp + 1 < K ? (int32_t)a[2 * kp + 1] - za : 0;
-            o[kp] = (int32_t)(((uint32_t)(uint16_t)(int16_t)lo) | ((uint32_t)(uint16_t)(int16_t)hi << 16));
+            o[kp] = (int32_t)(((uint32_t)(uint16_t)(int16_t)lo) |
+                              ((uint32_t)(uint16_t)(int16_t)hi << 16));
         }
     }
     qp g = {M, scratch, P, C, M < 8};
@@ -627,10 +644,14 @@ __attribute__((target("avx2,fma"))) static void dq_avx2(const dqj *g, int64_t n0
                     v3 = _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8));
                 }
                 __m256 x = _mm256_broadcast_ss(a + k);
-                c0 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v0, zp)), sc), c0);
-                c1 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v1, zp)), sc), c1);
-                c2 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v2, zp)), sc), c2);
-                c3 = _mm256_fmadd_ps(x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v3, zp)), sc), c3);
+                c0 = _mm256_fmadd_ps(
+                    x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v0, zp)), sc), c0);
+                c1 = _mm256_fmadd_ps(
+                    x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v1, zp)), sc), c1);
+                c2 = _mm256_fmadd_ps(
+                    x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v2, zp)), sc), c2);
+                c3 = _mm256_fmadd_ps(
+                    x, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v3, zp)), sc), c3);
             }
             float *c = g->C + i * B->N + j;
             _mm256_storeu_ps(c, c0);

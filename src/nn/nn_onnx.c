@@ -18,28 +18,28 @@
 #include "nn/nn_pb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stepd/step.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <stepd/step.h>
 
 #define MAX_VALUES (1 << 20)
 #define MAX_DEPTH 8
 
 typedef struct loader {
     nn_model *m;
-    int cap;            /* of m->vals */
-    int *owner;         /* per value: graph serial that defines it */
+    int cap;               /* of m->vals */
+    int *owner;            /* per value: graph serial that defines it */
     unsigned char *hidden; /* per value: defined in a finished subgraph (out of scope) */
-    int *hash;          /* open addressing: value id + 1, 0 empty */
+    int *hash;             /* open addressing: value id + 1, 0 empty */
     int hcap;
     int flags;
-    int graphs;         /* serial numbers for graphs */
-    char *unsupported;  /* space-separated list of ops without kernels */
+    int graphs;        /* serial numbers for graphs */
+    char *unsupported; /* space-separated list of ops without kernels */
     char **err;
 } loader;
 
@@ -62,7 +62,8 @@ static uint32_t hash_str(const char *s) {
 static int find(const loader *L, const char *name) {
     if (!L->hcap)
         return -1;
-    for (uint32_t i = hash_str(name) & (uint32_t)(L->hcap - 1);; i = (i + 1) & (uint32_t)(L->hcap - 1)) {
+    for (uint32_t i = hash_str(name) & (uint32_t)(L->hcap - 1);;
+         i = (i + 1) & (uint32_t)(L->hcap - 1)) {
         int id = L->hash[i] - 1;
         if (id < 0)
             return -1;
@@ -167,10 +168,18 @@ static void put_int(void *arg, uint64_t v) {
         return;
     }
     switch (a->t->dtype) {
-    case NN_I64: ((int64_t *)a->t->data)[a->i] = (int64_t)v; break;
-    case NN_I32: ((int32_t *)a->t->data)[a->i] = (int32_t)v; break;
-    case NN_F16: ((uint16_t *)a->t->data)[a->i] = (uint16_t)v; break;
-    default: ((uint8_t *)a->t->data)[a->i] = (uint8_t)v; break;
+    case NN_I64:
+        ((int64_t *)a->t->data)[a->i] = (int64_t)v;
+        break;
+    case NN_I32:
+        ((int32_t *)a->t->data)[a->i] = (int32_t)v;
+        break;
+    case NN_F16:
+        ((uint16_t *)a->t->data)[a->i] = (uint16_t)v;
+        break;
+    default:
+        ((uint8_t *)a->t->data)[a->i] = (uint8_t)v;
+        break;
     }
     a->i++;
 }
@@ -194,18 +203,34 @@ static int parse_tensor(loader *L, const uint8_t *data, size_t len, nn_tensor *t
             if (nn_pb_varints(&f, add_dim, &da) < 0)
                 da.bad = 1;
             break;
-        case 2: dtype = (int)f.v; break;
-        case 4: floats = f; has_f++; break;
-        case 5: ints32 = f; has_i32++; break;
-        case 7: ints64 = f; has_i64++; break;
+        case 2:
+            dtype = (int)f.v;
+            break;
+        case 4:
+            floats = f;
+            has_f++;
+            break;
+        case 5:
+            ints32 = f;
+            has_i32++;
+            break;
+        case 7:
+            ints64 = f;
+            has_i64++;
+            break;
         case 8:
             if (f.wire == 2) {
                 free(name);
                 name = dupn(f.data, f.len);
             }
             break;
-        case 9: raw = f.data; raw_len = f.len; break;
-        case 14: external = f.v == 1; break;
+        case 9:
+            raw = f.data;
+            raw_len = f.len;
+            break;
+        case 14:
+            external = f.v == 1;
+            break;
         }
     }
     if (name_out)
@@ -217,7 +242,8 @@ static int parse_tensor(loader *L, const uint8_t *data, size_t len, nn_tensor *t
         return nn_fail(L->err, STEP_EPARSE, "tensor '%s': malformed (or more than %d dims)", nm,
                        NN_MAXDIM);
     if (external)
-        return nn_fail(L->err, STEP_EUNSUPPORTED, "tensor '%s': external data is not supported", nm);
+        return nn_fail(L->err, STEP_EUNSUPPORTED, "tensor '%s': external data is not supported",
+                       nm);
     for (int i = 0; i < da.n; i++)
         if (dims[i] < 0)
             return nn_fail(L->err, STEP_EPARSE, "tensor '%s': negative dimension", nm);
@@ -233,8 +259,8 @@ static int parse_tensor(loader *L, const uint8_t *data, size_t len, nn_tensor *t
     size_t es = nn_dtype_size(t->dtype);
     if (raw) {
         if (raw_len != (size_t)n * es)
-            return nn_fail(L->err, STEP_EPARSE, "tensor '%s': %zu data bytes for %lld elements",
-                           nm, raw_len, (long long)n);
+            return nn_fail(L->err, STEP_EPARSE, "tensor '%s': %zu data bytes for %lld elements", nm,
+                           raw_len, (long long)n);
         if (raw_len)
             memcpy(t->data, raw, raw_len);
         return 0;
@@ -247,7 +273,7 @@ static int parse_tensor(loader *L, const uint8_t *data, size_t len, nn_tensor *t
         memcpy(t->data, floats.data, floats.len);
         return 0;
     }
-    const nn_pb_field *src = t->dtype == NN_I64 ? (has_i64 ? &ints64 : NULL)
+    const nn_pb_field *src = t->dtype == NN_I64   ? (has_i64 ? &ints64 : NULL)
                              : t->dtype == NN_F32 ? NULL
                                                   : (has_i32 ? &ints32 : NULL);
     if (!src) {
@@ -368,17 +394,34 @@ static int parse_attr(loader *L, const uint8_t *data, size_t len, nn_attr *a, in
             if (f.wire == 2 && !a->name)
                 a->name = dupn(f.data, f.len);
             break;
-        case 2: a->f = (union { uint32_t u; float f; }){.u = (uint32_t)f.v}.f; break;
-        case 3: a->i = (int64_t)f.v; break;
+        case 2:
+            a->f = (union {
+                       uint32_t u;
+                       float f;
+                   }){.u = (uint32_t)f.v}
+                       .f;
+            break;
+        case 3:
+            a->i = (int64_t)f.v;
+            break;
         case 4:
             if (f.wire == 2) {
                 free(a->s);
                 a->s = dupn(f.data, f.len);
             }
             break;
-        case 5: tdata = f.data; tlen = f.len; break;
-        case 6: gdata = f.data; glen = f.len; break;
-        case 20: a->type = (nn_attr_type)f.v; has_type = 1; break;
+        case 5:
+            tdata = f.data;
+            tlen = f.len;
+            break;
+        case 6:
+            gdata = f.data;
+            glen = f.len;
+            break;
+        case 20:
+            a->type = (nn_attr_type)f.v;
+            has_type = 1;
+            break;
         }
     }
     if (pb.bad || !a->name)
@@ -386,7 +429,10 @@ static int parse_attr(loader *L, const uint8_t *data, size_t len, nn_attr *a, in
     if (!has_type)
         return nn_fail(L->err, STEP_EPARSE, "attribute '%s' has no type", a->name);
     switch (a->type) {
-    case NN_ATTR_FLOAT: case NN_ATTR_INT: case NN_ATTR_STRING: return 0;
+    case NN_ATTR_FLOAT:
+    case NN_ATTR_INT:
+    case NN_ATTR_STRING:
+        return 0;
     case NN_ATTR_TENSOR:
         if (!tdata)
             return nn_fail(L->err, STEP_EPARSE, "attribute '%s': no tensor", a->name);
@@ -420,7 +466,8 @@ static int parse_attr(loader *L, const uint8_t *data, size_t len, nn_attr *a, in
                 if (want == 8) {
                     long c = nn_pb_varints(&f, NULL, NULL);
                     if (c < 0 || n + c > (1 << 20))
-                        return nn_fail(L->err, STEP_EPARSE, "attribute '%s': malformed ints", a->name);
+                        return nn_fail(L->err, STEP_EPARSE, "attribute '%s': malformed ints",
+                                       a->name);
                     if (pass) {
                         nn_tensor tmp = {.dtype = NN_I64, .data = a->ints + i};
                         int_acc ia = {&tmp, 0, c};
@@ -429,9 +476,12 @@ static int parse_attr(loader *L, const uint8_t *data, size_t len, nn_attr *a, in
                         n += c;
                     i += c;
                 } else {
-                    long c = f.wire == 5 ? 1 : f.wire == 2 && f.len % 4 == 0 ? (long)(f.len / 4) : -1;
+                    long c = f.wire == 5                     ? 1
+                             : f.wire == 2 && f.len % 4 == 0 ? (long)(f.len / 4)
+                                                             : -1;
                     if (c < 0 || n + c > (1 << 20))
-                        return nn_fail(L->err, STEP_EPARSE, "attribute '%s': malformed floats", a->name);
+                        return nn_fail(L->err, STEP_EPARSE, "attribute '%s': malformed floats",
+                                       a->name);
                     if (pass) {
                         if (f.wire == 5) {
                             uint32_t u = (uint32_t)f.v;
@@ -453,7 +503,8 @@ static int parse_attr(loader *L, const uint8_t *data, size_t len, nn_attr *a, in
         }
         return 0;
     }
-    default: return 0; /* strings, tensors, graphs lists: not used by any kernel */
+    default:
+        return 0; /* strings, tensors, graphs lists: not used by any kernel */
     }
 }
 
@@ -477,8 +528,9 @@ static int parse_node(loader *L, const uint8_t *data, size_t len, nn_node *n, in
         else if (f.num == 5)
             nattr++;
         else if (f.num == 7 && f.len && !(f.len == 7 && !memcmp(f.data, "ai.onnx", 7)))
-            return nn_fail(L->err, STEP_EUNSUPPORTED, "node '%s': op domain '%.*s' is not supported",
-                           n->name ? n->name : "?", (int)f.len, (const char *)f.data);
+            return nn_fail(L->err, STEP_EUNSUPPORTED,
+                           "node '%s': op domain '%.*s' is not supported", n->name ? n->name : "?",
+                           (int)f.len, (const char *)f.data);
     }
     if (pb.bad || !n->op)
         return nn_fail(L->err, STEP_EPARSE, "malformed node '%s'", n->name ? n->name : "?");
@@ -511,14 +563,16 @@ static int parse_node(loader *L, const uint8_t *data, size_t len, nn_node *n, in
                 return STEP_ENOMEM;
             int id = find(L, nm);
             if (id < 0) {
-                int rc = nn_fail(L->err, STEP_EPARSE, "node '%s' (%s) reads '%s' before it is defined",
-                                 n->name, n->op, nm);
+                int rc =
+                    nn_fail(L->err, STEP_EPARSE, "node '%s' (%s) reads '%s' before it is defined",
+                            n->name, n->op, nm);
                 free(nm);
                 return rc;
             }
             free(nm);
             n->in[ii++] = id;
-            if (L->owner[id] != gser && !L->m->vals[id].is_const && push_int(&g->captured, &g->ncaptured, id) < 0)
+            if (L->owner[id] != gser && !L->m->vals[id].is_const &&
+                push_int(&g->captured, &g->ncaptured, id) < 0)
                 return STEP_ENOMEM;
         } else if (f.num == 5) {
             int rc = parse_attr(L, f.data, f.len, &n->attrs[n->nattr++], depth);
@@ -693,7 +747,8 @@ static int parse_graph(loader *L, const uint8_t *data, size_t len, nn_graph *g, 
             return rc;
         }
         free(name);
-        if (!L->m->vals[id].is_const && (rc = parse_value_info(L, f.data, f.len, &L->m->vals[id])) < 0)
+        if (!L->m->vals[id].is_const &&
+            (rc = parse_value_info(L, f.data, f.len, &L->m->vals[id])) < 0)
             return rc;
         if (f.num == 12) {
             if ((rc = push_int(&g->outputs, &g->nout, id)) < 0)
@@ -784,7 +839,8 @@ int nn_onnx_load(const void *buf, size_t len, int flags, nn_model **out, char **
             int main_domain = 1;
             int64_t ver = 0;
             while (nn_pb_next(&op, &g)) {
-                if (g.num == 1 && g.wire == 2 && g.len && !(g.len == 7 && !memcmp(g.data, "ai.onnx", 7)))
+                if (g.num == 1 && g.wire == 2 && g.len &&
+                    !(g.len == 7 && !memcmp(g.data, "ai.onnx", 7)))
                     main_domain = 0;
                 if (g.num == 2 && g.wire == 0)
                     ver = (int64_t)g.v;
@@ -830,7 +886,8 @@ int nn_onnx_load_file(const char *path, int flags, nn_model **out, char **err) {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return nn_fail(err, errno == ENOENT ? STEP_ENOTFOUND : STEP_EIO, "%s: %s", path, strerror(errno));
+        return nn_fail(err, errno == ENOENT ? STEP_ENOTFOUND : STEP_EIO, "%s: %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);

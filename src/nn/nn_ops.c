@@ -31,12 +31,19 @@ float nn_attr_f(const nn_kctx *k, const char *name, float def) {
 
 int64_t nn_get_i(const nn_tensor *t, int64_t i) {
     switch (t->dtype) {
-    case NN_I64: return ((const int64_t *)t->data)[i];
-    case NN_I32: return ((const int32_t *)t->data)[i];
-    case NN_U8: case NN_BOOL: return ((const uint8_t *)t->data)[i];
-    case NN_I8: return ((const int8_t *)t->data)[i];
-    case NN_F32: return (int64_t)((const float *)t->data)[i];
-    default: return 0;
+    case NN_I64:
+        return ((const int64_t *)t->data)[i];
+    case NN_I32:
+        return ((const int32_t *)t->data)[i];
+    case NN_U8:
+    case NN_BOOL:
+        return ((const uint8_t *)t->data)[i];
+    case NN_I8:
+        return ((const int8_t *)t->data)[i];
+    case NN_F32:
+        return (int64_t)((const float *)t->data)[i];
+    default:
+        return 0;
     }
 }
 
@@ -125,26 +132,26 @@ typedef struct bin_ctx {
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_EQ, OP_GT };
 
-#define BIN_LOOP(T, EXPR)                                                                        \
-    do {                                                                                         \
-        const T *A = (const T *)c->a + ia, *B = (const T *)c->b + ib;                            \
-        T *O = (T *)c->o + o;                                                                    \
-        if (sa == 1 && sb == 1)                                                                  \
-            for (int64_t i = 0; i < len; i++) {                                                  \
-                T x = A[i], y = B[i];                                                            \
-                O[i] = EXPR;                                                                     \
-            }                                                                                    \
-        else if (sa == 1 && sb == 0) {                                                           \
-            T y = B[0];                                                                          \
-            for (int64_t i = 0; i < len; i++) {                                                  \
-                T x = A[i];                                                                      \
-                O[i] = EXPR;                                                                     \
-            }                                                                                    \
-        } else                                                                                   \
-            for (int64_t i = 0; i < len; i++) {                                                  \
-                T x = A[i * sa], y = B[i * sb];                                                  \
-                O[i] = EXPR;                                                                     \
-            }                                                                                    \
+#define BIN_LOOP(T, EXPR)                                                                          \
+    do {                                                                                           \
+        const T *A = (const T *)c->a + ia, *B = (const T *)c->b + ib;                              \
+        T *O = (T *)c->o + o;                                                                      \
+        if (sa == 1 && sb == 1)                                                                    \
+            for (int64_t i = 0; i < len; i++) {                                                    \
+                T x = A[i], y = B[i];                                                              \
+                O[i] = EXPR;                                                                       \
+            }                                                                                      \
+        else if (sa == 1 && sb == 0) {                                                             \
+            T y = B[0];                                                                            \
+            for (int64_t i = 0; i < len; i++) {                                                    \
+                T x = A[i];                                                                        \
+                O[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else                                                                                     \
+            for (int64_t i = 0; i < len; i++) {                                                    \
+                T x = A[i * sa], y = B[i * sb];                                                    \
+                O[i] = EXPR;                                                                       \
+            }                                                                                      \
     } while (0)
 
 static void bin_f32(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, int64_t len,
@@ -152,11 +159,21 @@ static void bin_f32(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, in
     (void)ic, (void)sc;
     bin_ctx *c = ctx;
     switch (c->op) {
-    case OP_ADD: BIN_LOOP(float, x + y); break;
-    case OP_SUB: BIN_LOOP(float, x - y); break;
-    case OP_MUL: BIN_LOOP(float, x * y); break;
-    case OP_DIV: BIN_LOOP(float, x / y); break;
-    case OP_POW: BIN_LOOP(float, y == 2.0f ? x * x : y == 0.5f ? sqrtf(x) : powf(x, y)); break;
+    case OP_ADD:
+        BIN_LOOP(float, x + y);
+        break;
+    case OP_SUB:
+        BIN_LOOP(float, x - y);
+        break;
+    case OP_MUL:
+        BIN_LOOP(float, x *y);
+        break;
+    case OP_DIV:
+        BIN_LOOP(float, x / y);
+        break;
+    case OP_POW:
+        BIN_LOOP(float, y == 2.0f ? x * x : y == 0.5f ? sqrtf(x) : powf(x, y));
+        break;
     }
 }
 
@@ -165,11 +182,21 @@ static void bin_i64(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, in
     (void)ic, (void)sc;
     bin_ctx *c = ctx;
     switch (c->op) {
-    case OP_ADD: BIN_LOOP(int64_t, (int64_t)((uint64_t)x + (uint64_t)y)); break;
-    case OP_SUB: BIN_LOOP(int64_t, (int64_t)((uint64_t)x - (uint64_t)y)); break;
-    case OP_MUL: BIN_LOOP(int64_t, (int64_t)((uint64_t)x * (uint64_t)y)); break;
-    case OP_DIV: BIN_LOOP(int64_t, y == 0 || (y == -1 && x == INT64_MIN) ? 0 : x / y); break;
-    case OP_POW: BIN_LOOP(int64_t, (int64_t)pow((double)x, (double)y)); break;
+    case OP_ADD:
+        BIN_LOOP(int64_t, (int64_t)((uint64_t)x + (uint64_t)y));
+        break;
+    case OP_SUB:
+        BIN_LOOP(int64_t, (int64_t)((uint64_t)x - (uint64_t)y));
+        break;
+    case OP_MUL:
+        BIN_LOOP(int64_t, (int64_t)((uint64_t)x * (uint64_t)y));
+        break;
+    case OP_DIV:
+        BIN_LOOP(int64_t, y == 0 || (y == -1 && x == INT64_MIN) ? 0 : x / y);
+        break;
+    case OP_POW:
+        BIN_LOOP(int64_t, (int64_t)pow((double)x, (double)y));
+        break;
     }
 }
 
@@ -178,24 +205,34 @@ static void bin_i32(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, in
     (void)ic, (void)sc;
     bin_ctx *c = ctx;
     switch (c->op) {
-    case OP_ADD: BIN_LOOP(int32_t, (int32_t)((uint32_t)x + (uint32_t)y)); break;
-    case OP_SUB: BIN_LOOP(int32_t, (int32_t)((uint32_t)x - (uint32_t)y)); break;
-    case OP_MUL: BIN_LOOP(int32_t, (int32_t)((uint32_t)x * (uint32_t)y)); break;
-    case OP_DIV: BIN_LOOP(int32_t, y == 0 || (y == -1 && x == INT32_MIN) ? 0 : x / y); break;
-    case OP_POW: BIN_LOOP(int32_t, (int32_t)pow((double)x, (double)y)); break;
+    case OP_ADD:
+        BIN_LOOP(int32_t, (int32_t)((uint32_t)x + (uint32_t)y));
+        break;
+    case OP_SUB:
+        BIN_LOOP(int32_t, (int32_t)((uint32_t)x - (uint32_t)y));
+        break;
+    case OP_MUL:
+        BIN_LOOP(int32_t, (int32_t)((uint32_t)x * (uint32_t)y));
+        break;
+    case OP_DIV:
+        BIN_LOOP(int32_t, y == 0 || (y == -1 && x == INT32_MIN) ? 0 : x / y);
+        break;
+    case OP_POW:
+        BIN_LOOP(int32_t, (int32_t)pow((double)x, (double)y));
+        break;
     }
 }
 
-#define CMP_LOOP(T)                                                                              \
-    do {                                                                                         \
-        const T *A = (const T *)c->a + ia, *B = (const T *)c->b + ib;                            \
-        uint8_t *O = (uint8_t *)c->o + o;                                                        \
-        if (c->op == OP_EQ)                                                                      \
-            for (int64_t i = 0; i < len; i++)                                                    \
-                O[i] = A[i * sa] == B[i * sb];                                                   \
-        else                                                                                     \
-            for (int64_t i = 0; i < len; i++)                                                    \
-                O[i] = A[i * sa] > B[i * sb];                                                    \
+#define CMP_LOOP(T)                                                                                \
+    do {                                                                                           \
+        const T *A = (const T *)c->a + ia, *B = (const T *)c->b + ib;                              \
+        uint8_t *O = (uint8_t *)c->o + o;                                                          \
+        if (c->op == OP_EQ)                                                                        \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                O[i] = A[i * sa] == B[i * sb];                                                     \
+        else                                                                                       \
+            for (int64_t i = 0; i < len; i++)                                                      \
+                O[i] = A[i * sa] > B[i * sb];                                                      \
     } while (0)
 
 static void cmp_any(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, int64_t len,
@@ -203,11 +240,21 @@ static void cmp_any(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, in
     (void)ic, (void)sc;
     bin_ctx *c = ctx;
     switch (c->t) {
-    case NN_F32: CMP_LOOP(float); break;
-    case NN_I64: CMP_LOOP(int64_t); break;
-    case NN_I32: CMP_LOOP(int32_t); break;
-    case NN_I8: CMP_LOOP(int8_t); break;
-    default: CMP_LOOP(uint8_t); break;
+    case NN_F32:
+        CMP_LOOP(float);
+        break;
+    case NN_I64:
+        CMP_LOOP(int64_t);
+        break;
+    case NN_I32:
+        CMP_LOOP(int32_t);
+        break;
+    case NN_I8:
+        CMP_LOOP(int8_t);
+        break;
+    default:
+        CMP_LOOP(uint8_t);
+        break;
     }
 }
 
@@ -241,11 +288,11 @@ static int binary(nn_kctx *k, const nn_tensor *a, const nn_tensor *b, nn_tensor 
     return 0;
 }
 
-#define BINARY_KERNEL(NAME, OP)                                                                  \
-    static int k_##NAME(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,  \
-                        int nout) {                                                              \
-        (void)nin, (void)nout;                                                                   \
-        return binary(k, in[0], in[1], out[0], OP);                                              \
+#define BINARY_KERNEL(NAME, OP)                                                                    \
+    static int k_##NAME(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,    \
+                        int nout) {                                                                \
+        (void)nin, (void)nout;                                                                     \
+        return binary(k, in[0], in[1], out[0], OP);                                                \
     }
 BINARY_KERNEL(add, OP_ADD)
 BINARY_KERNEL(sub, OP_SUB)
@@ -270,12 +317,30 @@ static void unary_range(void *arg, int64_t i0, int64_t i1) {
     const float *x = j->x;
     float *y = j->y;
     switch (j->op) {
-    case U_NEG: for (int64_t i = i0; i < i1; i++) y[i] = -x[i]; break;
-    case U_SQRT: for (int64_t i = i0; i < i1; i++) y[i] = sqrtf(x[i]); break;
-    case U_SIN: for (int64_t i = i0; i < i1; i++) y[i] = sinf(x[i]); break;
-    case U_COS: for (int64_t i = i0; i < i1; i++) y[i] = cosf(x[i]); break;
-    case U_ERF: for (int64_t i = i0; i < i1; i++) y[i] = erff(x[i]); break;
-    case U_TANH: for (int64_t i = i0; i < i1; i++) y[i] = tanhf(x[i]); break;
+    case U_NEG:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = -x[i];
+        break;
+    case U_SQRT:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = sqrtf(x[i]);
+        break;
+    case U_SIN:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = sinf(x[i]);
+        break;
+    case U_COS:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = cosf(x[i]);
+        break;
+    case U_ERF:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = erff(x[i]);
+        break;
+    case U_TANH:
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = tanhf(x[i]);
+        break;
     case U_SIGMOID:
         for (int64_t i = i0; i < i1; i++)
             y[i] = x[i] >= 0 ? 1.0f / (1.0f + expf(-x[i])) : expf(x[i]) / (1.0f + expf(x[i]));
@@ -316,11 +381,11 @@ static int unary(nn_kctx *k, const nn_tensor *a, nn_tensor *out, int op) {
     return 0;
 }
 
-#define UNARY_KERNEL(NAME, OP)                                                                   \
-    static int k_##NAME(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,  \
-                        int nout) {                                                              \
-        (void)nin, (void)nout;                                                                   \
-        return unary(k, in[0], out[0], OP);                                                      \
+#define UNARY_KERNEL(NAME, OP)                                                                     \
+    static int k_##NAME(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,    \
+                        int nout) {                                                                \
+        (void)nin, (void)nout;                                                                     \
+        return unary(k, in[0], out[0], OP);                                                        \
     }
 UNARY_KERNEL(neg, U_NEG)
 UNARY_KERNEL(sqrt, U_SQRT)
@@ -332,7 +397,10 @@ UNARY_KERNEL(sigmoid, U_SIGMOID)
 
 /* ---- Cast ------------------------------------------------------------------------------------ */
 static uint16_t f32_to_f16(float f) {
-    union { float f; uint32_t u; } v = {f};
+    union {
+        float f;
+        uint32_t u;
+    } v = {f};
     uint32_t x = v.u, sign = (x >> 16) & 0x8000;
     int32_t e = (int32_t)((x >> 23) & 0xff) - 127 + 15;
     uint32_t m = x & 0x7fffff;
@@ -373,24 +441,32 @@ static float f16_to_f32(uint16_t h) {
         x = sign | 0x7f800000 | (m << 13);
     else
         x = sign | ((e + 127 - 15) << 23) | (m << 13);
-    union { uint32_t u; float f; } v = {x};
+    union {
+        uint32_t u;
+        float f;
+    } v = {x};
     return v.f;
 }
 
 static double get_d(const nn_tensor *t, int64_t i) {
     switch (t->dtype) {
-    case NN_F32: return ((const float *)t->data)[i];
-    case NN_F16: return f16_to_f32(((const uint16_t *)t->data)[i]);
-    default: return (double)nn_get_i(t, i);
+    case NN_F32:
+        return ((const float *)t->data)[i];
+    case NN_F16:
+        return f16_to_f32(((const uint16_t *)t->data)[i]);
+    default:
+        return (double)nn_get_i(t, i);
     }
 }
 
-static int k_cast(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_cast(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                  int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0];
     nn_dtype to = (nn_dtype)nn_attr_i(k, "to", 0);
     if (!nn_dtype_size(to) || !nn_dtype_size(a->dtype))
-        return nn_kfail(k, STEP_EUNSUPPORTED, "cast %s to type %d", nn_dtype_name(a->dtype), (int)to);
+        return nn_kfail(k, STEP_EUNSUPPORTED, "cast %s to type %d", nn_dtype_name(a->dtype),
+                        (int)to);
     int rc = nn_kout(k, out[0], to, a->ndim, a->dims);
     if (rc < 0)
         return rc;
@@ -410,26 +486,56 @@ static int k_cast(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *co
         if (a->dtype == NN_F32 || a->dtype == NN_F16) {
             double v = get_d(a, i);
             switch (to) {
-            case NN_F32: ((float *)y)[i] = (float)v; break;
-            case NN_F16: ((uint16_t *)y)[i] = f32_to_f16((float)v); break;
-            case NN_BOOL: ((uint8_t *)y)[i] = v != 0; break;
-            case NN_I64: ((int64_t *)y)[i] = isnan(v) || fabs(v) > 9.2e18 ? INT64_MIN : (int64_t)v; break;
-            case NN_I32: ((int32_t *)y)[i] = isnan(v) || fabs(v) > 2.1e9 ? INT32_MIN : (int32_t)v; break;
-            case NN_U8: ((uint8_t *)y)[i] = v > 0 && v < 256 ? (uint8_t)v : 0; break;
-            case NN_I8: ((int8_t *)y)[i] = v > -129 && v < 128 ? (int8_t)v : 0; break;
-            default: break;
+            case NN_F32:
+                ((float *)y)[i] = (float)v;
+                break;
+            case NN_F16:
+                ((uint16_t *)y)[i] = f32_to_f16((float)v);
+                break;
+            case NN_BOOL:
+                ((uint8_t *)y)[i] = v != 0;
+                break;
+            case NN_I64:
+                ((int64_t *)y)[i] = isnan(v) || fabs(v) > 9.2e18 ? INT64_MIN : (int64_t)v;
+                break;
+            case NN_I32:
+                ((int32_t *)y)[i] = isnan(v) || fabs(v) > 2.1e9 ? INT32_MIN : (int32_t)v;
+                break;
+            case NN_U8:
+                ((uint8_t *)y)[i] = v > 0 && v < 256 ? (uint8_t)v : 0;
+                break;
+            case NN_I8:
+                ((int8_t *)y)[i] = v > -129 && v < 128 ? (int8_t)v : 0;
+                break;
+            default:
+                break;
             }
         } else {
             int64_t v = nn_get_i(a, i);
             switch (to) {
-            case NN_F32: ((float *)y)[i] = (float)v; break;
-            case NN_F16: ((uint16_t *)y)[i] = f32_to_f16((float)v); break;
-            case NN_BOOL: ((uint8_t *)y)[i] = v != 0; break;
-            case NN_I64: ((int64_t *)y)[i] = v; break;
-            case NN_I32: ((int32_t *)y)[i] = (int32_t)v; break;
-            case NN_U8: ((uint8_t *)y)[i] = (uint8_t)v; break;
-            case NN_I8: ((int8_t *)y)[i] = (int8_t)v; break;
-            default: break;
+            case NN_F32:
+                ((float *)y)[i] = (float)v;
+                break;
+            case NN_F16:
+                ((uint16_t *)y)[i] = f32_to_f16((float)v);
+                break;
+            case NN_BOOL:
+                ((uint8_t *)y)[i] = v != 0;
+                break;
+            case NN_I64:
+                ((int64_t *)y)[i] = v;
+                break;
+            case NN_I32:
+                ((int32_t *)y)[i] = (int32_t)v;
+                break;
+            case NN_U8:
+                ((uint8_t *)y)[i] = (uint8_t)v;
+                break;
+            case NN_I8:
+                ((int8_t *)y)[i] = (int8_t)v;
+                break;
+            default:
+                break;
             }
         }
     }
@@ -461,7 +567,8 @@ static void where_inner(void *ctx, int64_t o, int64_t ic, int64_t ix, int64_t iy
                w->es);
 }
 
-static int k_where(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_where(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                   int nout) {
     (void)nin, (void)nout;
     const nn_tensor *c = in[0], *x = in[1], *y = in[2];
     if (c->dtype != NN_BOOL || x->dtype != y->dtype)
@@ -485,12 +592,15 @@ static int k_where(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *c
 }
 
 /* ---- shapes ---------------------------------------------------------------------------------- */
-static int k_shape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_shape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                   int nout) {
     (void)nin, (void)nout;
     int r = in[0]->ndim;
     int64_t s = nn_attr_i(k, "start", 0), e = nn_attr_i(k, "end", r);
-    if (s < 0) s += r;
-    if (e < 0) e += r;
+    if (s < 0)
+        s += r;
+    if (e < 0)
+        e += r;
     s = s < 0 ? 0 : s > r ? r : s;
     e = e < 0 ? 0 : e > r ? r : e;
     int64_t n = e > s ? e - s : 0;
@@ -512,12 +622,14 @@ static int copy_as(nn_kctx *k, const nn_tensor *a, nn_tensor *o, int ndim, const
     return 0;
 }
 
-static int k_reshape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_reshape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                     int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0], *s = in[1];
     int64_t n = nn_tensor_numel(s);
     if (s->ndim != 1 || n > NN_MAXDIM || (s->dtype != NN_I64 && s->dtype != NN_I32))
-        return nn_kfail(k, STEP_EINVAL, "shape input must be a 1-D int64 tensor of <= %d dims", NN_MAXDIM);
+        return nn_kfail(k, STEP_EINVAL, "shape input must be a 1-D int64 tensor of <= %d dims",
+                        NN_MAXDIM);
     int allowzero = (int)nn_attr_i(k, "allowzero", 0);
     int64_t dims[NN_MAXDIM], known = 1;
     int infer = -1;
@@ -546,12 +658,14 @@ static int k_reshape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor 
     if (nn_numel((int)n, dims) != total) {
         char x[128], y[128];
         return nn_kfail(k, STEP_EINVAL, "cannot reshape %s to %s",
-                        nn_shape_str(a->ndim, a->dims, x, sizeof x), nn_shape_str((int)n, dims, y, sizeof y));
+                        nn_shape_str(a->ndim, a->dims, x, sizeof x),
+                        nn_shape_str((int)n, dims, y, sizeof y));
     }
     return copy_as(k, a, out[0], (int)n, dims);
 }
 
-static int k_unsqueeze(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_unsqueeze(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                       int nout) {
     (void)nout;
     const nn_tensor *a = in[0];
     int64_t axes[NN_MAXDIM];
@@ -609,7 +723,8 @@ static void copy_inner(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic,
         memcpy(c->o + (o + i) * (int64_t)c->es, c->a + (ia + i * sa) * (int64_t)c->es, c->es);
 }
 
-static int k_expand(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_expand(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                    int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0], *s = in[1];
     int64_t sd[NN_MAXDIM], dims[NN_MAXDIM], sa[NN_MAXDIM];
@@ -632,7 +747,8 @@ static int k_expand(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
     return 0;
 }
 
-static int k_concat(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_concat(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                    int nout) {
     (void)nout;
     const nn_tensor *a = in[0];
     int ax = norm_axis(nn_attr_i(k, "axis", 0), a->ndim);
@@ -650,7 +766,8 @@ static int k_concat(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
             char x[128], y[128];
             return nn_kfail(k, STEP_EINVAL, "input %d %s %s does not match %s %s on axis %d", i,
                             nn_dtype_name(t->dtype), nn_shape_str(t->ndim, t->dims, x, sizeof x),
-                            nn_dtype_name(a->dtype), nn_shape_str(a->ndim, a->dims, y, sizeof y), ax);
+                            nn_dtype_name(a->dtype), nn_shape_str(a->ndim, a->dims, y, sizeof y),
+                            ax);
         }
         dims[ax] += t->dims[ax];
     }
@@ -670,7 +787,8 @@ static int k_concat(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
     return 0;
 }
 
-static int k_gather(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_gather(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                    int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0], *ix = in[1];
     int ax = norm_axis(nn_attr_i(k, "axis", 0), a->ndim);
@@ -711,7 +829,8 @@ static int k_gather(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
     return 0;
 }
 
-static int k_slice(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_slice(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                   int nout) {
     (void)nout;
     const nn_tensor *a = in[0];
     int r = a->ndim;
@@ -726,15 +845,18 @@ static int k_slice(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *c
         return nn_kfail(k, STEP_EINVAL, "starts and ends differ in length or exceed the rank");
     int seen[NN_MAXDIM] = {0};
     for (int64_t i = 0; i < n; i++) {
-        int ax = nin > 3 && in[3]->data && nn_tensor_numel(in[3]) ? norm_axis(nn_get_i(in[3], i), r) : (int)i;
+        int ax = nin > 3 && in[3]->data && nn_tensor_numel(in[3]) ? norm_axis(nn_get_i(in[3], i), r)
+                                                                  : (int)i;
         if (ax < 0 || seen[ax]++)
             return nn_kfail(k, STEP_EINVAL, "bad axes");
         int64_t st = nin > 4 && in[4]->data && nn_tensor_numel(in[4]) ? nn_get_i(in[4], i) : 1;
         if (st == 0)
             return nn_kfail(k, STEP_EINVAL, "step 0");
         int64_t D = a->dims[ax], s = nn_get_i(in[1], i), e = nn_get_i(in[2], i);
-        if (s < 0) s += D;
-        if (e < 0) e += D;
+        if (s < 0)
+            s += D;
+        if (e < 0)
+            e += D;
         if (st > 0) {
             s = s < 0 ? 0 : s > D ? D : s;
             e = e < 0 ? 0 : e > D ? D : e;
@@ -762,7 +884,8 @@ static int k_slice(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *c
     return 0;
 }
 
-static int k_transpose(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_transpose(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                       int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0];
     int r = a->ndim;
@@ -789,7 +912,8 @@ static int k_transpose(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tenso
         return rc;
     /* the common case, the last two dims swapped on 4-byte elements: blocked so both sides
      * stay in cache */
-    int swap_last = r >= 2 && nn_dtype_size(a->dtype) == 4 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1;
+    int swap_last =
+        r >= 2 && nn_dtype_size(a->dtype) == 4 && perm[r - 1] == r - 2 && perm[r - 2] == r - 1;
     for (int i = 0; i < r - 2 && swap_last; i++)
         swap_last = perm[i] == i;
     if (swap_last) {
@@ -812,7 +936,8 @@ static int k_transpose(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tenso
     return 0;
 }
 
-static int k_range(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_range(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                   int nout) {
     (void)nin, (void)nout;
     nn_dtype t = in[0]->dtype;
     if (in[1]->dtype != t || in[2]->dtype != t || nn_tensor_numel(in[0]) != 1 ||
@@ -841,7 +966,8 @@ static int k_range(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *c
     return 0;
 }
 
-static int k_constant(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_constant(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                      int nout) {
     (void)in, (void)nin, (void)nout;
     const nn_attr *a;
     if ((a = nn_attr_find(k, "value")) && a->type == NN_ATTR_TENSOR)
@@ -875,8 +1001,8 @@ static int k_constant(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor
     return nn_kfail(k, STEP_EUNSUPPORTED, "no supported value attribute");
 }
 
-static int k_constant_of_shape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
-                               int nout) {
+static int k_constant_of_shape(nn_kctx *k, const nn_tensor *const *in, int nin,
+                               nn_tensor *const *out, int nout) {
     (void)nin, (void)nout;
     const nn_tensor *s = in[0];
     int n = (int)nn_tensor_numel(s);
@@ -901,7 +1027,8 @@ static int k_constant_of_shape(nn_kctx *k, const nn_tensor *const *in, int nin, 
     return 0;
 }
 
-static int k_trilu(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+static int k_trilu(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                   int nout) {
     (void)nout;
     const nn_tensor *a = in[0];
     if (a->ndim < 2)
@@ -921,7 +1048,8 @@ static int k_trilu(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *c
     return 0;
 }
 
-/* ---- table ------------------------------------------------------------------------------------ */
+/* ---- table ------------------------------------------------------------------------------------
+ */
 int k_matmul(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_matmul_integer(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_dynamic_quantize_linear(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
@@ -984,7 +1112,9 @@ int nn_op_lookup(const char *op) {
     return -1;
 }
 
-const nn_kernel *nn_kernel_get(int id) { return id >= 0 && id < NKERNELS ? &KERNELS[id] : NULL; }
+const nn_kernel *nn_kernel_get(int id) {
+    return id >= 0 && id < NKERNELS ? &KERNELS[id] : NULL;
+}
 
 const char *nn_op_list(void) {
     return "Add Cast Concat Constant ConstantOfShape Conv Cos DequantizeLinear Div "

@@ -28,8 +28,8 @@ static int64_t batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64
 }
 
 /* Shapes of a numpy matmul; 1-D operands are promoted and the extra dim dropped after. */
-static int mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a, nn_tensor *b,
-                    int *nb, int64_t *bdims, int *nout, int64_t *odims) {
+static int mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a,
+                    nn_tensor *b, int *nb, int64_t *bdims, int *nout, int64_t *odims) {
     *a = *a0;
     *b = *b0;
     if (a->ndim == 0 || b->ndim == 0)
@@ -128,7 +128,8 @@ int nn_prepare_node(nn_model *m, nn_node *n, char **err) {
     return n->prep ? 0 : nn_fail(err, STEP_ENOMEM, "out of memory packing weights");
 }
 
-int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                     int nout) {
     (void)nout;
     const nn_qpacked *P = k->prep;
     if (in[0]->dtype != NN_U8 || (!P && in[1]->dtype != NN_U8 && in[1]->dtype != NN_I8))
@@ -171,8 +172,8 @@ int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor 
     return 0;
 }
 
-int k_dynamic_quantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
-                              int nout) {
+int k_dynamic_quantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin,
+                              nn_tensor *const *out, int nout) {
     (void)nin;
     const nn_tensor *x = in[0];
     if (x->dtype != NN_F32)
@@ -218,7 +219,8 @@ int k_dequantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tens
         if (ax < 0)
             ax += x->ndim;
         if (ax < 0 || ax >= x->ndim || x->dims[ax] != ns)
-            return nn_kfail(k, STEP_EINVAL, "per-axis scale of %lld does not fit the axis", (long long)ns);
+            return nn_kfail(k, STEP_EINVAL, "per-axis scale of %lld does not fit the axis",
+                            (long long)ns);
         len = ns;
         inner = nn_numel(x->ndim - ax - 1, x->dims + ax + 1);
     }
@@ -246,12 +248,13 @@ int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *ou
         return nn_kfail(k, STEP_EUNSUPPORTED, "float32 only");
     int sp = x->ndim - 2;
     if (sp < 1 || sp > 2 || w->ndim != x->ndim)
-        return nn_kfail(k, STEP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)", x->ndim);
+        return nn_kfail(k, STEP_EUNSUPPORTED, "only 1-D and 2-D convolutions (input rank %d)",
+                        x->ndim);
     int64_t group = nn_attr_i(k, "group", 1);
     int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0], Cg = w->dims[1];
     if (group < 1 || C % group || M % group || Cg != C / group)
-        return nn_kfail(k, STEP_EINVAL, "channels %lld, weight %lld x %lld, group %lld", (long long)C,
-                        (long long)M, (long long)Cg, (long long)group);
+        return nn_kfail(k, STEP_EINVAL, "channels %lld, weight %lld x %lld, group %lld",
+                        (long long)C, (long long)M, (long long)Cg, (long long)group);
     if (bias && nn_tensor_numel(bias) != M)
         return nn_kfail(k, STEP_EINVAL, "bias size");
     const nn_attr *ks = nn_attr_find(k, "kernel_shape"), *st = nn_attr_find(k, "strides"),
@@ -259,8 +262,8 @@ int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *ou
                   *ap = nn_attr_find(k, "auto_pad");
     if (ap && ap->s && strcmp(ap->s, "NOTSET"))
         return nn_kfail(k, STEP_EUNSUPPORTED, "auto_pad %s", ap->s);
-    int64_t kd[2] = {1, 1}, sd[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0}, dd[2] = {1, 1}, id[2] = {1, 1},
-            od[2] = {1, 1};
+    int64_t kd[2] = {1, 1}, sd[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0}, dd[2] = {1, 1},
+            id[2] = {1, 1}, od[2] = {1, 1};
     for (int i = 0; i < sp; i++) {
         kd[i] = ks && ks->n == sp ? ks->ints[i] : w->dims[2 + i];
         sd[i] = st && st->n == sp ? st->ints[i] : 1;
@@ -282,7 +285,8 @@ int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *ou
         return 0;
     float *col = malloc((size_t)(KK * L) * sizeof *col);
     if (!col)
-        return nn_kfail(k, STEP_ENOMEM, "out of memory (im2col %lld x %lld)", (long long)KK, (long long)L);
+        return nn_kfail(k, STEP_ENOMEM, "out of memory (im2col %lld x %lld)", (long long)KK,
+                        (long long)L);
     for (int64_t n = 0; n < N; n++)
         for (int64_t g = 0; g < group; g++) {
             const float *xs = (const float *)x->data + (n * C + g * Cg) * IL;
@@ -304,15 +308,17 @@ int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *ou
                 for (int64_t m = 0; m < Mg; m++)
                     for (int64_t l = 0; l < L; l++)
                         y[m * L + l] = ((const float *)bias->data)[g * Mg + m];
-            nn_sgemm(Mg, L, KK, (const float *)w->data + g * Mg * KK, KK, col, L, y, L, bias != NULL,
-                     k->nthreads);
+            nn_sgemm(Mg, L, KK, (const float *)w->data + g * Mg * KK, KK, col, L, y, L,
+                     bias != NULL, k->nthreads);
         }
     free(col);
     return 0;
 }
 
-/* ---- normalisation and reductions -------------------------------------------------------------- */
-int k_instance_norm(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+/* ---- normalisation and reductions --------------------------------------------------------------
+ */
+int k_instance_norm(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                    int nout) {
     (void)nin, (void)nout;
     const nn_tensor *x = in[0], *s = in[1], *b = in[2];
     if (x->dtype != NN_F32 || x->ndim < 2)
@@ -395,7 +401,8 @@ int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const 
     return 0;
 }
 
-int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
+int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
+                  int nout) {
     (void)nout;
     const nn_tensor *x = in[0];
     if (x->dtype != NN_F32)
@@ -404,7 +411,8 @@ int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *co
     if (nin > 1 && in[1]->data) {
         for (int64_t i = 0; i < nn_tensor_numel(in[1]) && i < NN_MAXDIM; i++, nax++) {
             int64_t a = nn_get_i(in[1], i);
-            if (a < 0) a += r;
+            if (a < 0)
+                a += r;
             if (a < 0 || a >= r)
                 return nn_kfail(k, STEP_EINVAL, "bad axis");
             red[a] = 1;
@@ -413,7 +421,8 @@ int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *co
         const nn_attr *at = nn_attr_find(k, "axes");
         for (int i = 0; at && i < at->n && i < NN_MAXDIM; i++, nax++) {
             int64_t a = at->ints[i];
-            if (a < 0) a += r;
+            if (a < 0)
+                a += r;
             if (a < 0 || a >= r)
                 return nn_kfail(k, STEP_EINVAL, "bad axis");
             red[a] = 1;
@@ -440,8 +449,10 @@ int k_reduce_mean(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *co
     /* fast path: reducing the trailing axes only */
     int trailing = 1, seen = 0;
     for (int i = 0; i < r; i++) {
-        if (red[i]) seen = 1;
-        else if (seen) trailing = 0;
+        if (red[i])
+            seen = 1;
+        else if (seen)
+            trailing = 0;
     }
     const float *v = x->data;
     if (trailing) {

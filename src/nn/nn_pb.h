@@ -16,9 +16,9 @@ typedef struct nn_pb {
 } nn_pb;
 
 typedef struct nn_pb_field {
-    uint32_t num;  /* field number */
-    int wire;      /* 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
-    uint64_t v;    /* varint / fixed value */
+    uint32_t num;        /* field number */
+    int wire;            /* 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
+    uint64_t v;          /* varint / fixed value */
     const uint8_t *data; /* wire 2: the bytes (borrowed) */
     size_t len;
 } nn_pb_field;

@@ -46,7 +46,9 @@ static double now_s(void) { /* CPU time of this thread: meaningful on a loaded m
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void nn_session_keep_all(nn_session *s, int on) { s->keep_all = on; }
+void nn_session_keep_all(nn_session *s, int on) {
+    s->keep_all = on;
+}
 const nn_tensor *nn_session_value(nn_session *s, int id) {
     return id >= 0 && id < s->m->nvals ? &s->vals[id] : NULL;
 }
@@ -109,7 +111,8 @@ int nn_kout(nn_kctx *k, nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *d
         int rc = nn_tensor_alloc(t, dtype, ndim, dims);
         if (rc == STEP_EINVAL) {
             char b[128];
-            return nn_kfail(k, rc, "output shape %s is invalid", nn_shape_str(ndim, dims, b, sizeof b));
+            return nn_kfail(k, rc, "output shape %s is invalid",
+                            nn_shape_str(ndim, dims, b, sizeof b));
         }
         return rc < 0 ? nn_kfail(k, rc, "out of memory") : 0;
     }
@@ -270,8 +273,12 @@ int nn_session_take(nn_session *s, const char *name, nn_tensor *dst) {
     return 0;
 }
 
-size_t nn_session_pool_bytes(const nn_session *s) { return s->pool.bytes; }
-size_t nn_session_pool_allocs(const nn_session *s) { return s->pool.allocs; }
+size_t nn_session_pool_bytes(const nn_session *s) {
+    return s->pool.bytes;
+}
+size_t nn_session_pool_allocs(const nn_session *s) {
+    return s->pool.allocs;
+}
 
 static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth);
 
@@ -345,7 +352,8 @@ static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth) {
             static nn_tensor none; /* an omitted optional input reads as an empty tensor */
             for (int j = 0; j < nin; j++) {
                 ins[j] = n->in[j] >= 0 ? &s->vals[n->in[j]] : &none;
-                if (n->in[j] >= 0 && !ins[j]->data && nn_tensor_numel(ins[j]) && s->kind[n->in[j]] != V_CONST)
+                if (n->in[j] >= 0 && !ins[j]->data && nn_tensor_numel(ins[j]) &&
+                    s->kind[n->in[j]] != V_CONST)
                     return nn_kfail(&k, STEP_EINVAL, "input '%s' has no value (not set?)",
                                     s->m->vals[n->in[j]].name);
             }
@@ -415,8 +423,8 @@ int nn_session_run(nn_session *s, char **err) {
     return run_graph(s, &m->main, err, 0);
 }
 
-int nn_op_run(const char *op, const nn_attr *attrs, int nattr, const nn_tensor *const *ins,
-              int nin, nn_tensor *outs, int nout, char **err) {
+int nn_op_run(const char *op, const nn_attr *attrs, int nattr, const nn_tensor *const *ins, int nin,
+              nn_tensor *outs, int nout, char **err) {
     int id = nn_op_lookup(op);
     const nn_kernel *kn = nn_kernel_get(id);
     if (!kn)

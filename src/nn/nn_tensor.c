@@ -8,9 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stepd/step.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <stepd/step.h>
 
 /* Big buffers come straight from mmap and go back to the system when freed: through malloc,
  * glibc's adaptive mmap threshold would soon serve them from the heap, where freed weights
@@ -36,24 +36,40 @@ void nn_mem_free(void *p, size_t cap) {
 
 size_t nn_dtype_size(nn_dtype t) {
     switch (t) {
-    case NN_F32: case NN_I32: return 4;
-    case NN_I64: return 8;
-    case NN_U8: case NN_I8: case NN_BOOL: return 1;
-    case NN_F16: return 2;
-    default: return 0;
+    case NN_F32:
+    case NN_I32:
+        return 4;
+    case NN_I64:
+        return 8;
+    case NN_U8:
+    case NN_I8:
+    case NN_BOOL:
+        return 1;
+    case NN_F16:
+        return 2;
+    default:
+        return 0;
     }
 }
 
 const char *nn_dtype_name(nn_dtype t) {
     switch (t) {
-    case NN_F32: return "float32";
-    case NN_U8: return "uint8";
-    case NN_I8: return "int8";
-    case NN_I32: return "int32";
-    case NN_I64: return "int64";
-    case NN_BOOL: return "bool";
-    case NN_F16: return "float16";
-    default: return "?";
+    case NN_F32:
+        return "float32";
+    case NN_U8:
+        return "uint8";
+    case NN_I8:
+        return "int8";
+    case NN_I32:
+        return "int32";
+    case NN_I64:
+        return "int64";
+    case NN_BOOL:
+        return "bool";
+    case NN_F16:
+        return "float16";
+    default:
+        return "?";
     }
 }
 

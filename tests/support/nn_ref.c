@@ -45,7 +45,9 @@ static void varint(nn_buf *b, uint64_t v) {
     put(b, t, (size_t)n);
 }
 
-static void key(nn_buf *b, int num, int wire) { varint(b, (uint64_t)(num << 3 | wire)); }
+static void key(nn_buf *b, int num, int wire) {
+    varint(b, (uint64_t)(num << 3 | wire));
+}
 static void fint(nn_buf *b, int num, uint64_t v) {
     key(b, num, 0);
     varint(b, v);
@@ -55,7 +57,9 @@ static void fbytes(nn_buf *b, int num, const void *p, size_t n) {
     varint(b, n);
     put(b, p, n);
 }
-static void fstr(nn_buf *b, int num, const char *s) { fbytes(b, num, s, strlen(s)); }
+static void fstr(nn_buf *b, int num, const char *s) {
+    fbytes(b, num, s, strlen(s));
+}
 static void fmsg(nn_buf *b, int num, nn_buf *m) {
     fbytes(b, num, m->p, m->n);
     nn_buf_free(m);
@@ -97,8 +101,12 @@ static void attr_proto(nn_buf *b, const nn_attr *a) {
         key(b, 2, 5);
         put(b, &a->f, 4);
         break;
-    case NN_ATTR_INT: fint(b, 3, (uint64_t)a->i); break;
-    case NN_ATTR_STRING: fstr(b, 4, a->s); break;
+    case NN_ATTR_INT:
+        fint(b, 3, (uint64_t)a->i);
+        break;
+    case NN_ATTR_STRING:
+        fstr(b, 4, a->s);
+        break;
     case NN_ATTR_TENSOR: {
         nn_buf t = {0};
         tensor_proto(&t, &a->t, NULL);
@@ -112,14 +120,15 @@ static void attr_proto(nn_buf *b, const nn_attr *a) {
     case NN_ATTR_FLOATS:
         fbytes(b, 7, a->floats, (size_t)a->n * 4);
         break;
-    default: break;
+    default:
+        break;
     }
     fint(b, 20, (uint64_t)a->type);
 }
 
 int nn_ref_op_model(nn_buf *out, const char *op, const nn_attr *attrs, int nattr,
-                    const nn_tensor *const *ins, const int *init, int nin, const nn_dtype *out_types,
-                    int nout) {
+                    const nn_tensor *const *ins, const int *init, int nin,
+                    const nn_dtype *out_types, int nout) {
     char nm[32];
     nn_buf g = {0}, node = {0};
     for (int i = 0; i < nin; i++) {
@@ -186,7 +195,8 @@ const char *nn_ref_unavailable(void) {
     if (system("node --version >/dev/null 2>&1") != 0)
         return "node is not installed";
     char p[1024];
-    snprintf(p, sizeof p, "%s/build-data/nn/ort/node_modules/onnxruntime-node/package.json", root());
+    snprintf(p, sizeof p, "%s/build-data/nn/ort/node_modules/onnxruntime-node/package.json",
+             root());
     if (access(p, R_OK) != 0) {
         snprintf(why, sizeof why, "onnxruntime-node is not installed (run deps/nn.data.sh)");
         return why;
@@ -204,9 +214,11 @@ static int write_raw(const char *path, const nn_tensor *t) {
 }
 
 static nn_dtype dtype_of(const char *s) {
-    static const struct { const char *n; nn_dtype t; } m[] = {
-        {"float32", NN_F32}, {"uint8", NN_U8}, {"int8", NN_I8}, {"int32", NN_I32},
-        {"int64", NN_I64}, {"bool", NN_BOOL}, {"float16", NN_F16}};
+    static const struct {
+        const char *n;
+        nn_dtype t;
+    } m[] = {{"float32", NN_F32}, {"uint8", NN_U8},  {"int8", NN_I8},    {"int32", NN_I32},
+             {"int64", NN_I64},   {"bool", NN_BOOL}, {"float16", NN_F16}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (!strcmp(m[i].n, s))
             return m[i].t;
@@ -313,13 +325,26 @@ void nn_ref_fill(nn_tensor *t, uint64_t *seed, double lo, double hi) {
         double u = (double)(*seed >> 11) / 9007199254740992.0;
         double v = lo + u * (hi - lo);
         switch (t->dtype) {
-        case NN_F32: ((float *)t->data)[i] = (float)v; break;
-        case NN_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
-        case NN_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-        case NN_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
-        case NN_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
-        case NN_BOOL: ((uint8_t *)t->data)[i] = v >= (lo + hi) / 2; break;
-        default: break;
+        case NN_F32:
+            ((float *)t->data)[i] = (float)v;
+            break;
+        case NN_I64:
+            ((int64_t *)t->data)[i] = (int64_t)v;
+            break;
+        case NN_I32:
+            ((int32_t *)t->data)[i] = (int32_t)v;
+            break;
+        case NN_U8:
+            ((uint8_t *)t->data)[i] = (uint8_t)v;
+            break;
+        case NN_I8:
+            ((int8_t *)t->data)[i] = (int8_t)v;
+            break;
+        case NN_BOOL:
+            ((uint8_t *)t->data)[i] = v >= (lo + hi) / 2;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -342,7 +367,10 @@ double nn_ref_maxdiff(const nn_tensor *a, const nn_tensor *b) {
                 d = x > y ? x - y : y - x;
         } else {
             size_t es = nn_dtype_size(a->dtype);
-            d = memcmp((const char *)a->data + (size_t)i * es, (const char *)b->data + (size_t)i * es, es) ? 1e30 : 0;
+            d = memcmp((const char *)a->data + (size_t)i * es,
+                       (const char *)b->data + (size_t)i * es, es)
+                    ? 1e30
+                    : 0;
         }
         if (d > m)
             m = d;

@@ -21,8 +21,8 @@ void nn_buf_free(nn_buf *b);
 /* Serialises a ModelProto with one node `op` reading inputs in0..in{nin-1} (types from
  * ins[i]; initializers when init[i] is set) and writing out0..out{nout-1} of out_types. */
 int nn_ref_op_model(nn_buf *out, const char *op, const nn_attr *attrs, int nattr,
-                    const nn_tensor *const *ins, const int *init, int nin, const nn_dtype *out_types,
-                    int nout);
+                    const nn_tensor *const *ins, const int *init, int nin,
+                    const nn_dtype *out_types, int nout);
 int nn_ref_write_file(const char *path, const nn_buf *b);
 
 /* NULL when node and onnxruntime-node are usable, else the reason (static string). */

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the four headers above first */
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,8 @@ static void test_pb_reader_bounds(void **state) {
     pb = nn_pb_init(bad, sizeof bad);
     assert_int_equal(nn_pb_next(&pb, &f), 0);
     assert_true(pb.bad);
-    const uint8_t long_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t long_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     pb = nn_pb_init(long_varint, sizeof long_varint);
     assert_int_equal(nn_pb_next(&pb, &f), 0);
     assert_true(pb.bad);
@@ -190,7 +193,6 @@ static void test_bad_models_fail_cleanly(void **state) {
     nn_tensor_free(&a);
 }
 
-
 /* ---- kernels against onnxruntime ------------------------------------------------------------ */
 typedef struct op_case {
     const char *op;
@@ -221,23 +223,27 @@ static void run_case(op_case *c) {
     for (int i = 0; i < c->nout; i++)
         ot[i] = mine[i].dtype;
     nn_buf b;
-    nn_ref_op_model(&b, c->op, c->attrs, c->nattr, (const nn_tensor *const *)c->ins, NULL, c->nin, ot,
-                    c->nout);
+    nn_ref_op_model(&b, c->op, c->attrs, c->nattr, (const nn_tensor *const *)c->ins, NULL, c->nin,
+                    ot, c->nout);
     char path[] = "/tmp/stepd-nn-op-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
     assert_int_equal(nn_ref_write_file(path, &b), 0);
     const char *names[5] = {"in0", "in1", "in2", "in3", "in4"};
-    assert_int_equal(nn_ref_run(path, names, (const nn_tensor *const *)c->ins, c->nin, ref, c->nout, 1, NULL), 0);
+    assert_int_equal(
+        nn_ref_run(path, names, (const nn_tensor *const *)c->ins, c->nin, ref, c->nout, 1, NULL),
+        0);
     unlink(path);
     for (int i = 0; i < c->nout; i++) {
         double d = nn_ref_maxdiff(&mine[i], &ref[i]);
         if (d < 0 || d > c->tol) {
             char x[128], y[128];
             fail_msg("%s output %d: max diff %g (tol %g), %s %s vs onnxruntime %s %s", c->op, i, d,
-                     c->tol, nn_dtype_name(mine[i].dtype), nn_shape_str(mine[i].ndim, mine[i].dims, x, sizeof x),
-                     nn_dtype_name(ref[i].dtype), nn_shape_str(ref[i].ndim, ref[i].dims, y, sizeof y));
+                     c->tol, nn_dtype_name(mine[i].dtype),
+                     nn_shape_str(mine[i].ndim, mine[i].dims, x, sizeof x),
+                     nn_dtype_name(ref[i].dtype),
+                     nn_shape_str(ref[i].ndim, ref[i].dims, y, sizeof y));
         }
         nn_tensor_free(&mine[i]);
         nn_tensor_free(&ref[i]);
@@ -246,7 +252,8 @@ static void run_case(op_case *c) {
     free(err);
 }
 
-static nn_tensor *rnd(nn_dtype dt, int nd, const int64_t *dims, double lo, double hi, uint64_t *seed) {
+static nn_tensor *rnd(nn_dtype dt, int nd, const int64_t *dims, double lo, double hi,
+                      uint64_t *seed) {
     nn_tensor *t = calloc(1, sizeof *t);
     assert_int_equal(nn_tensor_alloc(t, dt, nd, dims), 0);
     nn_ref_fill(t, seed, lo, hi);
@@ -281,8 +288,16 @@ static void free_case(op_case *c) {
         }
 }
 
-#define D(...) (int64_t[]){__VA_ARGS__}
-#define CASE(...) do { op_case c_ = {__VA_ARGS__}; run_case(&c_); free_case(&c_); } while (0)
+#define D(...)                                                                                     \
+    (int64_t[]) {                                                                                  \
+        __VA_ARGS__                                                                                \
+    }
+#define CASE(...)                                                                                  \
+    do {                                                                                           \
+        op_case c_ = {__VA_ARGS__};                                                                \
+        run_case(&c_);                                                                             \
+        free_case(&c_);                                                                            \
+    } while (0)
 
 static void test_ops_match_onnxruntime(void **state) {
     (void)state;
@@ -291,55 +306,98 @@ static void test_ops_match_onnxruntime(void **state) {
     uint64_t s = 42;
     int64_t perm[] = {2, 0, 1}, axes_last[] = {-1}, pads[] = {1, 1}, strides[] = {3};
     /* element-wise with broadcasting */
-    CASE("Add", .nin = 2, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -2, 2, &s), rnd(NN_F32, 1, D(4), -2, 2, &s)});
-    CASE("Sub", .nin = 2, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 2, D(3, 1), -2, 2, &s), rnd(NN_F32, 2, D(1, 4), -2, 2, &s)});
-    CASE("Mul", .nin = 2, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -2, 2, &s), rnd(NN_F32, 3, D(2, 1, 4), -2, 2, &s)});
-    CASE("Div", .nin = 2, .nout = 1, .tol = 1e-5, .ins = {rnd(NN_F32, 2, D(3, 4), -2, 2, &s), rnd(NN_F32, 2, D(3, 4), 0.5, 2, &s)});
-    CASE("Pow", .nin = 2, .nout = 1, .tol = 1e-5, .ins = {rnd(NN_F32, 2, D(3, 4), 0.1, 2, &s), iscalar(NN_F32, 2)});
-    CASE("Add", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_I64, 1, D(5), -9, 9, &s), rnd(NN_I64, 0, NULL, -9, 9, &s)});
-    CASE("Equal", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_I64, 2, D(2, 5), 0, 3, &s), rnd(NN_I64, 1, D(5), 0, 3, &s)});
-    CASE("Greater", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(2, 5), -1, 1, &s), rnd(NN_F32, 2, D(2, 1), -1, 1, &s)});
-    CASE("Where", .nin = 3, .nout = 1, .tol = 0, .ins = {rnd(NN_BOOL, 2, D(3, 1), 0, 1, &s), rnd(NN_F32, 2, D(3, 4), -1, 1, &s), rnd(NN_F32, 0, NULL, -1, 1, &s)});
+    CASE("Add", .nin = 2, .nout = 1, .tol = 1e-6,
+         .ins = {rnd(NN_F32, 3, D(2, 3, 4), -2, 2, &s), rnd(NN_F32, 1, D(4), -2, 2, &s)});
+    CASE("Sub", .nin = 2, .nout = 1, .tol = 1e-6,
+         .ins = {rnd(NN_F32, 2, D(3, 1), -2, 2, &s), rnd(NN_F32, 2, D(1, 4), -2, 2, &s)});
+    CASE("Mul", .nin = 2, .nout = 1, .tol = 1e-6,
+         .ins = {rnd(NN_F32, 3, D(2, 3, 4), -2, 2, &s), rnd(NN_F32, 3, D(2, 1, 4), -2, 2, &s)});
+    CASE("Div", .nin = 2, .nout = 1, .tol = 1e-5,
+         .ins = {rnd(NN_F32, 2, D(3, 4), -2, 2, &s), rnd(NN_F32, 2, D(3, 4), 0.5, 2, &s)});
+    CASE("Pow", .nin = 2, .nout = 1, .tol = 1e-5,
+         .ins = {rnd(NN_F32, 2, D(3, 4), 0.1, 2, &s), iscalar(NN_F32, 2)});
+    CASE("Add", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_I64, 1, D(5), -9, 9, &s), rnd(NN_I64, 0, NULL, -9, 9, &s)});
+    CASE("Equal", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_I64, 2, D(2, 5), 0, 3, &s), rnd(NN_I64, 1, D(5), 0, 3, &s)});
+    CASE("Greater", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(2, 5), -1, 1, &s), rnd(NN_F32, 2, D(2, 1), -1, 1, &s)});
+    CASE("Where", .nin = 3, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_BOOL, 2, D(3, 1), 0, 1, &s), rnd(NN_F32, 2, D(3, 4), -1, 1, &s),
+                 rnd(NN_F32, 0, NULL, -1, 1, &s)});
     /* unary */
     const char *un[] = {"Neg", "Sin", "Cos", "Erf", "Tanh", "Sigmoid"};
     for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
         CASE(un[i], .nin = 1, .nout = 1, .tol = 2e-6, .ins = {rnd(NN_F32, 2, D(4, 33), -4, 4, &s)});
     CASE("Sqrt", .nin = 1, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 1, D(40), 0, 9, &s)});
-    CASE("Cast", .attrs = {attr_int("to", NN_I64)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 1, D(20), -50, 50, &s)});
-    CASE("Cast", .attrs = {attr_int("to", NN_F32)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 0, .ins = {rnd(NN_I32, 1, D(20), -5e6, 5e6, &s)});
+    CASE("Cast", .attrs = {attr_int("to", NN_I64)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 1, D(20), -50, 50, &s)});
+    CASE("Cast", .attrs = {attr_int("to", NN_F32)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_I32, 1, D(20), -5e6, 5e6, &s)});
     /* reductions, normalisation */
-    CASE("Softmax", .attrs = {attr_int("axis", -1)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 3, D(2, 3, 17), -6, 6, &s)});
-    CASE("ReduceMean", .attrs = {attr_ints("axes", axes_last, 1)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_F32, 3, D(2, 3, 288), -3, 3, &s)});
-    CASE("InstanceNormalization", .nin = 3, .nout = 1, .tol = 1e-4, .ins = {rnd(NN_F32, 3, D(1, 3, 100), -3, 5, &s), rnd(NN_F32, 1, D(3), 0.5, 2, &s), rnd(NN_F32, 1, D(3), -1, 1, &s)});
+    CASE("Softmax", .attrs = {attr_int("axis", -1)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 1e-6,
+         .ins = {rnd(NN_F32, 3, D(2, 3, 17), -6, 6, &s)});
+    CASE("ReduceMean", .attrs = {attr_ints("axes", axes_last, 1)}, .nattr = 1, .nin = 1, .nout = 1,
+         .tol = 1e-6, .ins = {rnd(NN_F32, 3, D(2, 3, 288), -3, 3, &s)});
+    CASE("InstanceNormalization", .nin = 3, .nout = 1, .tol = 1e-4,
+         .ins = {rnd(NN_F32, 3, D(1, 3, 100), -3, 5, &s), rnd(NN_F32, 1, D(3), 0.5, 2, &s),
+                 rnd(NN_F32, 1, D(3), -1, 1, &s)});
     /* matrix products and quantisation */
-    CASE("MatMul", .nin = 2, .nout = 1, .tol = 1e-4, .ins = {rnd(NN_F32, 4, D(2, 1, 13, 37), -1, 1, &s), rnd(NN_F32, 3, D(2, 37, 21), -1, 1, &s)});
-    CASE("MatMul", .nin = 2, .nout = 1, .tol = 1e-4, .ins = {rnd(NN_F32, 3, D(1, 1, 288), -1, 1, &s), rnd(NN_F32, 2, D(288, 70), -1, 1, &s)});
-    CASE("MatMulInteger", .nin = 4, .nout = 1, .tol = 0, .ins = {rnd(NN_U8, 3, D(1, 9, 70), 0, 256, &s), rnd(NN_U8, 2, D(70, 35), 0, 256, &s), iscalar(NN_U8, 117), iscalar(NN_U8, 130)});
-    CASE("MatMulInteger", .nin = 4, .nout = 1, .tol = 0, .ins = {rnd(NN_U8, 2, D(1, 288), 0, 256, &s), rnd(NN_U8, 2, D(288, 40), 0, 256, &s), iscalar(NN_U8, 3), rnd(NN_U8, 1, D(40), 0, 256, &s)});
-    CASE("DynamicQuantizeLinear", .nin = 1, .nout = 3, .tol = 0, .ins = {rnd(NN_F32, 2, D(7, 29), -3, 5, &s)});
-    CASE("DequantizeLinear", .nin = 3, .nout = 1, .tol = 1e-6, .ins = {rnd(NN_U8, 2, D(4, 9), 0, 256, &s), iscalar(NN_F32, 0), iscalar(NN_U8, 128)});
+    CASE("MatMul", .nin = 2, .nout = 1, .tol = 1e-4,
+         .ins = {rnd(NN_F32, 4, D(2, 1, 13, 37), -1, 1, &s),
+                 rnd(NN_F32, 3, D(2, 37, 21), -1, 1, &s)});
+    CASE("MatMul", .nin = 2, .nout = 1, .tol = 1e-4,
+         .ins = {rnd(NN_F32, 3, D(1, 1, 288), -1, 1, &s), rnd(NN_F32, 2, D(288, 70), -1, 1, &s)});
+    CASE("MatMulInteger", .nin = 4, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_U8, 3, D(1, 9, 70), 0, 256, &s), rnd(NN_U8, 2, D(70, 35), 0, 256, &s),
+                 iscalar(NN_U8, 117), iscalar(NN_U8, 130)});
+    CASE("MatMulInteger", .nin = 4, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_U8, 2, D(1, 288), 0, 256, &s), rnd(NN_U8, 2, D(288, 40), 0, 256, &s),
+                 iscalar(NN_U8, 3), rnd(NN_U8, 1, D(40), 0, 256, &s)});
+    CASE("DynamicQuantizeLinear", .nin = 1, .nout = 3, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(7, 29), -3, 5, &s)});
+    CASE("DequantizeLinear", .nin = 3, .nout = 1, .tol = 1e-6,
+         .ins = {rnd(NN_U8, 2, D(4, 9), 0, 256, &s), iscalar(NN_F32, 0), iscalar(NN_U8, 128)});
     /* convolution */
-    CASE("Conv", .attrs = {attr_ints("pads", pads, 2), attr_ints("strides", strides, 1)}, .nattr = 2, .nin = 3, .nout = 1, .tol = 1e-4,
-         .ins = {rnd(NN_F32, 3, D(1, 2, 50), -1, 1, &s), rnd(NN_F32, 3, D(3, 2, 5), -1, 1, &s), rnd(NN_F32, 1, D(3), -1, 1, &s)});
+    CASE("Conv", .attrs = {attr_ints("pads", pads, 2), attr_ints("strides", strides, 1)},
+         .nattr = 2, .nin = 3, .nout = 1, .tol = 1e-4,
+         .ins = {rnd(NN_F32, 3, D(1, 2, 50), -1, 1, &s), rnd(NN_F32, 3, D(3, 2, 5), -1, 1, &s),
+                 rnd(NN_F32, 1, D(3), -1, 1, &s)});
     /* shapes and indexing */
-    CASE("Transpose", .attrs = {attr_ints("perm", perm, 3)}, .nattr = 1, .nin = 1, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s)});
-    CASE("Gather", .attrs = {attr_int("axis", 0)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(5, 4), -1, 1, &s), rnd(NN_I64, 2, D(2, 3), -5, 5, &s)});
-    CASE("Gather", .attrs = {attr_int("axis", 1)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(5, 4), -1, 1, &s), iscalar(NN_I64, -1)});
-    CASE("Slice", .nin = 5, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(4, 9), -1, 1, &s), ivec(1, D(1)), ivec(1, D(-1)), ivec(1, D(1)), ivec(1, D(2))});
-    CASE("Slice", .nin = 4, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(1, 8, 5), -1, 1, &s), ivec(2, D(0, 2)), ivec(2, D(INT64_MAX, 4)), ivec(2, D(0, 2))});
-    CASE("Concat", .attrs = {attr_int("axis", 1)}, .nattr = 1, .nin = 3, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(1, 2, 3), -1, 1, &s), rnd(NN_F32, 3, D(1, 0, 3), -1, 1, &s), rnd(NN_F32, 3, D(1, 4, 3), -1, 1, &s)});
-    CASE("Unsqueeze", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(2, 3), -1, 1, &s), ivec(2, D(0, 3))});
-    CASE("Reshape", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s), ivec(2, D(4, -1))});
-    CASE("Reshape", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s), ivec(3, D(0, 0, -1))});
-    CASE("Expand", .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(3, 1), -1, 1, &s), ivec(3, D(2, 3, 4))});
-    CASE("Range", .nin = 3, .nout = 1, .tol = 0, .ins = {iscalar(NN_I64, 2), iscalar(NN_I64, 17), iscalar(NN_I64, 3)});
-    CASE("Trilu", .attrs = {attr_int("upper", 0)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(2, 4, 5), -1, 1, &s), iscalar(NN_I64, 1)});
+    CASE("Transpose", .attrs = {attr_ints("perm", perm, 3)}, .nattr = 1, .nin = 1, .nout = 1,
+         .tol = 0, .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s)});
+    CASE("Gather", .attrs = {attr_int("axis", 0)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(5, 4), -1, 1, &s), rnd(NN_I64, 2, D(2, 3), -5, 5, &s)});
+    CASE("Gather", .attrs = {attr_int("axis", 1)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(5, 4), -1, 1, &s), iscalar(NN_I64, -1)});
+    CASE("Slice", .nin = 5, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(4, 9), -1, 1, &s), ivec(1, D(1)), ivec(1, D(-1)), ivec(1, D(1)),
+                 ivec(1, D(2))});
+    CASE("Slice", .nin = 4, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 3, D(1, 8, 5), -1, 1, &s), ivec(2, D(0, 2)), ivec(2, D(INT64_MAX, 4)),
+                 ivec(2, D(0, 2))});
+    CASE("Concat", .attrs = {attr_int("axis", 1)}, .nattr = 1, .nin = 3, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 3, D(1, 2, 3), -1, 1, &s), rnd(NN_F32, 3, D(1, 0, 3), -1, 1, &s),
+                 rnd(NN_F32, 3, D(1, 4, 3), -1, 1, &s)});
+    CASE("Unsqueeze", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(2, 3), -1, 1, &s), ivec(2, D(0, 3))});
+    CASE("Reshape", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s), ivec(2, D(4, -1))});
+    CASE("Reshape", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 3, D(2, 3, 4), -1, 1, &s), ivec(3, D(0, 0, -1))});
+    CASE("Expand", .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 2, D(3, 1), -1, 1, &s), ivec(3, D(2, 3, 4))});
+    CASE("Range", .nin = 3, .nout = 1, .tol = 0,
+         .ins = {iscalar(NN_I64, 2), iscalar(NN_I64, 17), iscalar(NN_I64, 3)});
+    CASE("Trilu", .attrs = {attr_int("upper", 0)}, .nattr = 1, .nin = 2, .nout = 1, .tol = 0,
+         .ins = {rnd(NN_F32, 3, D(2, 4, 5), -1, 1, &s), iscalar(NN_I64, 1)});
     CASE("Trilu", .nin = 1, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 2, D(5, 5), -1, 1, &s)});
     CASE("ConstantOfShape", .nin = 1, .nout = 1, .tol = 0, .ins = {ivec(3, D(1, 8, 0))});
     CASE("Shape", .nin = 1, .nout = 1, .tol = 0, .ins = {rnd(NN_F32, 3, D(1, 7, 2), -1, 1, &s)});
 }
 
-/* ---- the real model --------------------------------------------------------------------------- */
+/* ---- the real model ---------------------------------------------------------------------------
+ */
 static void speechlike(nn_tensor *t, int64_t n) {
     assert_int_equal(nn_tensor_alloc(t, NN_F32, 2, (int64_t[]){1, n}), 0);
     float *x = t->data;
@@ -349,7 +407,8 @@ static void speechlike(nn_tensor *t, int64_t n) {
         double noise = ((double)(s >> 11) / 9007199254740992.0 - 0.5) * 0.02;
         double env = 0.5 + 0.5 * sin(2 * M_PI * 3.0 * (double)i / 16000);
         x[i] = (float)(env * (0.3 * sin(2 * M_PI * 220 * (double)i / 16000) +
-                              0.2 * sin(2 * M_PI * 660 * (double)i / 16000 + 0.3)) + noise);
+                              0.2 * sin(2 * M_PI * 660 * (double)i / 16000 + 0.3)) +
+                       noise);
     }
 }
 
@@ -390,9 +449,11 @@ static void test_encoder_matches_onnxruntime(void **state) {
         sum += e;
         nbig += e > 0.01;
     }
-    print_message("encoder: %lld frames, max |diff| %g, mean %g, %lld of %lld over 0.01 (max |value| %g), "
-                  "pool %zu bytes\n", (long long)out->dims[1], d, sum / (double)n, (long long)nbig,
-                  (long long)n, mx, nn_session_pool_bytes(s));
+    print_message(
+        "encoder: %lld frames, max |diff| %g, mean %g, %lld of %lld over 0.01 (max |value| %g), "
+        "pool %zu bytes\n",
+        (long long)out->dims[1], d, sum / (double)n, (long long)nbig, (long long)n, mx,
+        nn_session_pool_bytes(s));
     /* Both engines agree bit for bit on every quantised activation until float summation
      * order flips one uint8 step on a near tie (layer 1 on this input); from there the
      * difference stays at quantisation-noise level, far below the values' scale. */
@@ -403,7 +464,6 @@ static void test_encoder_matches_onnxruntime(void **state) {
     nn_session_free(s);
     nn_model_free(m);
 }
-
 
 /* Renders text with flite, writes it as a WAV (for the reference) and returns float samples. */
 static float *speak(const char *text, const char *voice, const char *wav, size_t *n) {
@@ -487,7 +547,8 @@ static void test_moonshine_tokens_match_onnxruntime(void **state) {
             }
             memcpy(prev, d, sizeof(int) * (size_t)(nr + 1));
         }
-        print_message("%s: %d tokens, onnxruntime %d, edit distance %d\n", voices[i], na, nr, prev[nr]);
+        print_message("%s: %d tokens, onnxruntime %d, edit distance %d\n", voices[i], na, nr,
+                      prev[nr]);
         exact += prev[nr] == 0;
         assert_true(prev[nr] <= 1);
         nn_moonshine_result_free(&res[i]);
@@ -524,7 +585,6 @@ static void test_moonshine_missing_model_names_installer(void **state) {
     assert_int_equal(nn_moonshine_cut_point(x, 1000, 16000 * 25), 1000);
     free(x);
 }
-
 
 /* The integer and kept-quantised matrix products against a plain double-precision loop,
  * on shapes with ragged edges (not multiples of the vector blocks), 1 and 2 threads. */
