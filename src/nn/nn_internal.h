@@ -52,8 +52,18 @@ int64_t nn_get_i(const nn_tensor *t, int64_t i);
 /* Broadcast of two shapes (numpy rules) into out; -1 if incompatible. */
 int nn_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
 
-/* kernels by file */
-int nn_register_basic(void);
+/* Broadcasting helpers (nn_ops.c). */
+int nn_norm_axis(int64_t axis, int rank); /* -1 when out of range */
+/* Strides of t broadcast to the n-dim shape out (0 where t's dim is 1 or missing). */
+void nn_bstrides(const nn_tensor *t, int n, const int64_t *out, int64_t *st);
+int nn_bad_shapes(nn_kctx *k, const nn_tensor *a, const nn_tensor *b);
+/* Walks every output position of an n-dim broadcast of up to three inputs, calling the inner
+ * loop over the last dimension with each input's offset and stride. */
+typedef void (*nn_inner_fn)(void *ctx, int64_t o, int64_t ia, int64_t ib, int64_t ic, int64_t len,
+                            int64_t sa, int64_t sb, int64_t sc);
+void nn_walk(int n, const int64_t *dims, const int64_t *sa, const int64_t *sb, const int64_t *sc,
+             nn_inner_fn fn, void *ctx);
+double nn_get_d(const nn_tensor *t, int64_t i); /* element i as double (float, f16, ints) */
 
 /* C[M,N] (+)= A[M,K] * B[K,N], row-major with leading dimensions; accumulate when acc. */
 void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
