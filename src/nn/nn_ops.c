@@ -90,7 +90,6 @@ int nn_bad_shapes(nn_kctx *k, const nn_tensor *a, const nn_tensor *b) {
 
 /* Walks every output position of an n-dim broadcast of up to three inputs, calling the inner
  * loop over the last dimension. */
-
 void nn_walk(int n, const int64_t *dims, const int64_t *sa, const int64_t *sb, const int64_t *sc,
              nn_inner_fn fn, void *ctx) {
     if (nn_numel(n, dims) == 0)
