@@ -97,6 +97,16 @@ fuzz:
 bench: $(BUILD)/stepd
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
 
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/stepd $(DESTDIR)$(PREFIX)/include/stepd/ai \
+	  $(DESTDIR)$(PREFIX)/share/stepd
+	install -m 755 $(BUILD)/stepd $(DESTDIR)$(PREFIX)/bin/stepd
+	install -m 644 $(BUILD)/libstepd-ai.so $(DESTDIR)$(PREFIX)/lib/stepd/libstepd-ai.so
+	install -m 644 include/stepd/*.h $(DESTDIR)$(PREFIX)/include/stepd/
+	install -m 644 include/stepd/ai/*.h $(DESTDIR)$(PREFIX)/include/stepd/ai/
+	cp -r runners $(DESTDIR)$(PREFIX)/share/stepd/
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
