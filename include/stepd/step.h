@@ -194,7 +194,7 @@ typedef struct step_config {
     const char *body_schema; /* JSON Schema (subset) as a string, or NULL */
     step_api_fn api;
 
-    /* event */
+    /* event (for noop steps: the topics drawn as arriving, no handler runs) */
     const char *const *subscribes;
     const char *input_schema; /* JSON Schema for the event data, or NULL */
     step_event_fn on_event;

@@ -435,6 +435,13 @@ static int registry_add(registry *r, step_def *s, errbuf *e) {
     return 0;
 }
 
+static int noop_subscribes(const registry *r, const char *topic) {
+    for (int i = 0; i < r->nsteps; i++)
+        if (r->steps[i]->type == STEP_NOOP && list_has(r->steps[i]->subscribes, topic))
+            return 1;
+    return 0;
+}
+
 int registry_build(cmodule **mods, int nmods, const script_step *scripts, int nscripts,
                    const registry_defaults *defs, registry **out, char **errors) {
     errbuf e = {0};
@@ -470,11 +477,12 @@ int registry_build(cmodule **mods, int nmods, const script_step *scripts, int ns
         registry_unref(r);
         return STEP_ECONFIG;
     }
-    /* warnings: topics nobody subscribes to */
+    /* warnings: topics nobody subscribes to (a noop step's subscribes count: it is the flow
+     * diagram's way of saying "handled outside stepd") */
     for (int i = 0; i < r->nsteps; i++) {
         step_def *s = r->steps[i];
         for (int j = 0; s->emits && s->emits[j]; j++)
-            if (!registry_subscribers(r, s->emits[j])) {
+            if (!registry_subscribers(r, s->emits[j]) && !noop_subscribes(r, s->emits[j])) {
                 json_t *f = json_pack("{s:s, s:s}", "topic", s->emits[j], "file", s->file);
                 log_write(STEP_LOG_WARN, s->name, NULL, "topic has no subscriber", f);
                 json_decref(f);

@@ -6,5 +6,5 @@ STEP_CONFIG = {
     .name = "ChatDelivered",
     .description = "The reply is ready for the client (poll GET /ai/chat/:id)",
     .flows = STEP_LIST("chat"),
-    .virtual_emits = STEP_LIST("ai.chat.complete"),
+    .subscribes = STEP_LIST("ai.chat.complete"), /* drawn in the flow; no handler runs */
 };
