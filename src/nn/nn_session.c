@@ -283,8 +283,10 @@ size_t nn_session_pool_allocs(const nn_session *s) {
 static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth);
 
 static int run_if(nn_session *s, const nn_node *n, nn_kctx *k, int depth) {
+    if (n->nin < 1 || n->in[0] < 0)
+        return nn_kfail(k, STEP_EINVAL, "no condition input");
     const nn_tensor *c = &s->vals[n->in[0]];
-    if (nn_tensor_numel(c) != 1)
+    if (nn_tensor_numel(c) != 1 || !c->data)
         return nn_kfail(k, STEP_EINVAL, "condition must have one element");
     int cond = nn_get_i(c, 0) != 0;
     const nn_graph *g = NULL;
@@ -346,7 +348,7 @@ static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth) {
             int nin = n->nin;
             while (nin > 0 && n->in[nin - 1] < 0)
                 nin--; /* trailing omitted optionals */
-            if (nin < kn->min_in || nin > kn->max_in || n->nout > kn->nout_max)
+            if (nin < kn->min_in || nin > kn->max_in || n->nout > kn->nout_max || n->nout < 1)
                 return nn_kfail(&k, STEP_EINVAL, "%d inputs / %d outputs (expects %d..%d / <= %d)",
                                 nin, n->nout, kn->min_in, kn->max_in, kn->nout_max);
             static nn_tensor none; /* an omitted optional input reads as an empty tensor */
@@ -430,7 +432,7 @@ int nn_op_run(const char *op, const nn_attr *attrs, int nattr, const nn_tensor *
     if (!kn)
         return nn_fail(err, STEP_EUNSUPPORTED, "op %s is not supported", op);
     nn_kctx k = {op, op, attrs, nattr, NULL, 2, err};
-    if (nin < kn->min_in || nin > kn->max_in || nout > kn->nout_max || nout > 64)
+    if (nin < kn->min_in || nin > kn->max_in || nout > kn->nout_max || nout > 64 || nout < 1)
         return nn_kfail(&k, STEP_EINVAL, "%d inputs / %d outputs", nin, nout);
     nn_tensor *o[64];
     for (int j = 0; j < nout; j++)
