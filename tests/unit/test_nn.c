@@ -181,6 +181,20 @@ static void test_bad_models_fail_cleanly(void **state) {
     assert_non_null(err);
     free(err);
     nn_buf_free(&b);
+    /* a node without outputs (found by fuzz_nn): an error at run time, not a crash */
+    nn_ref_op_model(&b, "Softmax", NULL, 0, ins, NULL, 1, ot, 0);
+    err = NULL;
+    assert_int_equal(nn_onnx_load(b.p, b.n, 0, &m, &err), 0);
+    nn_session *s = NULL;
+    assert_int_equal(nn_session_new(m, 1, &s, &err), 0);
+    assert_int_equal(nn_tensor_alloc(nn_session_input(s, "in0"), NN_F32, 2, da), 0);
+    memset(nn_session_input(s, "in0")->data, 0, 24);
+    assert_int_equal(nn_session_run(s, &err), STEP_EINVAL);
+    assert_non_null(strstr(err, "Softmax"));
+    free(err);
+    nn_session_free(s);
+    nn_model_free(m);
+    nn_buf_free(&b);
     /* garbage */
     err = NULL;
     assert_int_not_equal(nn_onnx_load("\xff\xff\xff", 3, 0, &m, &err), 0);
