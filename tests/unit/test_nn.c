@@ -168,12 +168,11 @@ static void test_bad_models_fail_cleanly(void **state) {
         free(err);
     }
     nn_buf_free(&b);
-    /* an initializer whose dims claim 2^40 elements (with 24 bytes of data) */
+    /* an initializer whose dims do not match its data (127 x 3 claimed, 2 x 3 stored) */
     nn_ref_op_model(&b, "Neg", NULL, 0, ins, (int[]){1}, 1, ot, 1);
-    for (size_t i = 0; i + 2 < b.n; i++)
+    for (size_t i = 0; i + 3 < b.n; i++)
         if (b.p[i] == 0x08 && b.p[i + 1] == 0x02 && b.p[i + 2] == 0x08 && b.p[i + 3] == 0x03) {
-            /* dims 2, 3 -> dims 2, 3 but data_type... keep it simple: bump the first dim */
-            b.p[i + 1] = 0x7f;
+            b.p[i + 1] = 0x7f; /* dims field 1 = 2 -> 127 */
             break;
         }
     err = NULL;
