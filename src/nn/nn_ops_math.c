@@ -349,6 +349,59 @@ int k_instance_norm(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *
     return 0;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* exp on 8 floats (Cephes' polynomial, ~1 ulp on the range softmax uses: x <= 0). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f)),
+                      _mm256_set1_ps(-88.3762626647949f));
+    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    fx = _mm256_floor_ps(fx);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* One contiguous softmax row; returns 0 when the CPU lacks AVX2 (caller does it). */
+__attribute__((target("avx2,fma"))) static int softmax_row_avx2(const float *v, float *y, int64_t len) {
+    float mx = -INFINITY;
+    for (int64_t q = 0; q < len; q++)
+        mx = v[q] > mx ? v[q] : mx;
+    if (mx == -INFINITY)
+        return 0;
+    __m256 m = _mm256_set1_ps(mx), acc = _mm256_setzero_ps();
+    int64_t q = 0;
+    for (; q + 8 <= len; q += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(v + q), m));
+        _mm256_storeu_ps(y + q, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float t[8], sum = 0;
+    _mm256_storeu_ps(t, acc);
+    for (int i = 0; i < 8; i++)
+        sum += t[i];
+    for (; q < len; q++) {
+        y[q] = expf(v[q] - mx);
+        sum += y[q];
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (q = 0; q + 8 <= len; q += 8)
+        _mm256_storeu_ps(y + q, _mm256_mul_ps(_mm256_loadu_ps(y + q), inv));
+    for (; q < len; q++)
+        y[q] *= 1.0f / sum;
+    return 1;
+}
+#define NN_SOFTMAX_AVX2 1
+#endif
+
 typedef struct softmax_job {
     const float *x;
     float *y;
@@ -358,10 +411,19 @@ typedef struct softmax_job {
 static void softmax_rows(void *arg, int64_t r0, int64_t r1) {
     const softmax_job *j = arg;
     const int64_t len = j->len, inner = j->inner;
+#ifdef NN_SOFTMAX_AVX2
+    static int avx2 = -1;
+    if (avx2 < 0)
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
     for (int64_t r = r0; r < r1; r++) {
         int64_t o = r / inner, in_ = r % inner;
         const float *v = j->x + o * len * inner + in_;
         float *y = j->y + o * len * inner + in_;
+#ifdef NN_SOFTMAX_AVX2
+        if (avx2 && inner == 1 && softmax_row_avx2(v, y, len))
+            continue;
+#endif
         float mx = -INFINITY;
         for (int64_t q = 0; q < len; q++)
             mx = v[q * inner] > mx ? v[q * inner] : mx;
