@@ -49,7 +49,9 @@ static int process(step_ctx *ctx, json_t *input) {
         return rc;
     }
     if (rc < 0) {
-        step_log_warn(ctx, "ocr failed; will retry", json_pack("{s:s}", "error", err ? err : ""));
+        json_t *f = json_pack("{s:s}", "error", err ? err : "");
+        step_log_warn(ctx, "ocr failed; will retry", f); /* fields are borrowed */
+        json_decref(f);
         free(err);
         return rc;
     }

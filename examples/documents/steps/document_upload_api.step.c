@@ -50,7 +50,9 @@ static int upload(step_ctx *ctx, step_request *req, step_response *res) {
         if (f)
             fclose(f);
         free(mime);
-        step_log_error(ctx, "cannot store the upload", json_pack("{s:s}", "path", path));
+        json_t *lf = json_pack("{s:s}", "path", path);
+        step_log_error(ctx, "cannot store the upload", lf); /* fields are borrowed */
+        json_decref(lf);
         return STEP_EIO;
     }
     fclose(f);
