@@ -322,6 +322,7 @@ int cstep_load(const cstep_opts *o, const char *rel, cmodule **out, char **error
         int ac = 0;
         argv[ac++] = (char *)o->cc;
         argv[ac++] = "-std=gnu11";
+        argv[ac++] = "-D_GNU_SOURCE"; /* steps may use any glibc/Linux function */
         argv[ac++] = "-fPIC";
         argv[ac++] = "-shared";
         argv[ac++] = "-Wall";
