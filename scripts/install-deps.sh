@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build, the tests and the AI modules need.
-# Each module lists its packages in deps/<module>.apt (one a line, # comments).
+# Each module lists its packages in deps/<module>.apt (one a line, # comments). A line
+# "PACKAGE:COMMAND" installs PACKAGE only when COMMAND is not on PATH (e.g. "npm:npm": the
+# machine's Node.js may bring its own npm, which Debian's npm package would conflict with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=$(cat deps/*.apt | sed 's/#.*//' | tr -s ' \n' '\n' | sed '/^$/d' | sort -u)
+pkgs=$(cat deps/*.apt | sed 's/#.*//' | tr -s ' \n' '\n' | sed '/^$/d' | while read -r line; do
+    case "$line" in
+        *:*) command -v "${line#*:}" >/dev/null 2>&1 || echo "${line%%:*}" ;;
+        *) echo "$line" ;;
+    esac
+done | sort -u)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=$(dpkg-query -W -f='${binary:Package} ${Status}\n' $pkgs 2>/dev/null | awk '$NF=="installed"{print $1}' | sed 's/:.*//' | sort -u | comm -13 - <(echo "$pkgs") || true)
