@@ -37,7 +37,7 @@ LDFLAGS := $(SAN) -rdynamic
 LDLIBS  := $(PKG_LIBS) $(EXTRA_LDLIBS) -lpthread -ldl -lm
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/store/*.c src/lang/*.c src/workbench/*.c))
-AI_SRC   := $(sort $(wildcard src/ai/*.c))
+AI_SRC   := $(sort $(wildcard src/ai/*.c src/nn/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 AI_OBJ   := $(AI_SRC:%.c=$(BUILD)/%.o)
 OBJ  := $(CORE_OBJ) $(AI_OBJ)

@@ -4,6 +4,7 @@
  * `stepd ai transcribe FILE|-` (prints the transcript JSON). Both print JSON on stdout.
  */
 #include "ai/ai_cli.h"
+#include "ai/speech_asr_moonshine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,12 @@ static const char speak_usage[] =
     "  --pitch P    pitch multiplier (1 = normal, 0.5..2)\n";
 
 static const char transcribe_usage[] =
-    "usage: stepd ai transcribe FILE|-\n"
+    "usage: stepd ai transcribe FILE|- [--engine pocketsphinx|moonshine] [--model DIR]\n"
     "Recognises English speech in FILE (wav, flac, ogg, mp3, m4a, webm, ...; \"-\" reads\n"
     "stdin) and prints {\"text\",\"words\":[{\"word\",\"start\",\"end\",\"confidence\"}],\n"
     "\"language\",\"durationSec\",...}. Silence or noise prints noSpeech: true.\n"
-    "  --model DIR  pocketsphinx model directory (default /usr/share/pocketsphinx/model/en-us)\n";
+    "  --engine E   pocketsphinx (default) or moonshine (neural, needs deps/nn.data.sh's model)\n"
+    "  --model DIR  model directory (pocketsphinx default /usr/share/pocketsphinx/model/en-us)\n";
 
 static char *read_all(FILE *f, size_t *len) {
     size_t cap = 65536, n = 0;
@@ -153,13 +155,19 @@ int ai_cli_speak(int argc, char **argv) {
 }
 
 int ai_cli_transcribe(int argc, char **argv) {
-    const char *file = NULL, *model = NULL;
+    const char *file = NULL, *model = NULL, *engine = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(transcribe_usage, stdout);
             return 0;
         } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
             model = argv[++i];
+        } else if (!strcmp(argv[i], "--engine") && i + 1 < argc) {
+            engine = argv[++i];
+            if (strcmp(engine, "pocketsphinx") && strcmp(engine, "moonshine")) {
+                fprintf(stderr, "stepd ai transcribe: --engine is pocketsphinx or moonshine\n");
+                return 2;
+            }
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "stepd ai transcribe: unknown option '%s'\n%s", argv[i],
                     transcribe_usage);
@@ -178,7 +186,9 @@ int ai_cli_transcribe(int argc, char **argv) {
     av_log_set_level(AV_LOG_QUIET);
     stepd_speech_recognizer *rec = NULL;
     char *err = NULL;
-    int rc = stepd_speech_recognizer_open(NULL, model, &rec, &err);
+    const stepd_speech_recognizer_vtable *vt =
+        engine && !strcmp(engine, "moonshine") ? &stepd_speech_moonshine : NULL;
+    int rc = stepd_speech_recognizer_open(vt, model, &rec, &err);
     stepd_speech_transcript t;
     if (!rc) {
         if (!strcmp(file, "-")) {
