@@ -326,6 +326,7 @@ int cstep_load(const cstep_opts *o, const char *rel, cmodule **out, char **error
         argv[ac++] = "-fPIC";
         argv[ac++] = "-shared";
         argv[ac++] = "-Wall";
+        argv[ac++] = "-Werror=implicit-function-declaration"; /* would truncate pointers */
         argv[ac++] = "-fdiagnostics-color=never";
         char *flags = strdup(o->cflags ? o->cflags : "");
         char *save = NULL;
