@@ -8,6 +8,7 @@
 #include "lang/cstep.h"
 
 #include "lang/ailib.h"
+#include "lang/walk.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -65,72 +66,17 @@ int cstep_find_include_dir(char *out, size_t size) {
     return STEP_ENOTFOUND;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
 
-typedef struct strlist {
-    char **v;
-    int n, cap;
-} strlist;
-
-static int strlist_add(strlist *l, char *s) {
-    if (!s)
-        return -1;
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, (size_t)cap * sizeof(char *));
-        if (!nv) {
-            free(s);
-            return -1;
-        }
-        l->v = nv;
-        l->cap = cap;
-    }
-    l->v[l->n++] = s;
-    return 0;
-}
-
-static void scan_dir(const char *root, const char *rel, strlist *out, int depth) {
-    if (depth > 16)
-        return;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "node_modules") ||
-            !strcmp(e->d_name, "__pycache__"))
-            continue;
-        char sub[PATH_MAX];
-        snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
-        char full[PATH_MAX * 2];
-        snprintf(full, sizeof(full), "%s/%s", root, sub);
-        struct stat st;
-        if (stat(full, &st))
-            continue;
-        if (S_ISDIR(st.st_mode))
-            scan_dir(root, sub, out, depth + 1);
-        else if (S_ISREG(st.st_mode) &&
-                 (ends_with(e->d_name, ".step.c") || ends_with(e->d_name, ".middleware.c")))
-            strlist_add(out, strdup(sub));
-    }
-    closedir(d);
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+static int is_c_step(const char *name, void *ud) {
+    (void)ud;
+    return walk_ends_with(name, ".step.c") || walk_ends_with(name, ".middleware.c");
 }
 
 int cstep_scan(const char *project_dir, char ***files, int *n) {
-    strlist l = {0};
-    scan_dir(project_dir, "steps", &l, 0);
-    scan_dir(project_dir, "middleware", &l, 0);
-    if (l.n)
-        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_str);
+    walk_list l = {0};
+    walk_files(project_dir, "steps", is_c_step, NULL, &l);
+    walk_files(project_dir, "middleware", is_c_step, NULL, &l);
+    walk_sort(&l);
     *files = l.v;
     *n = l.n;
     return 0;
@@ -172,7 +118,7 @@ uint64_t cstep_hash(const cstep_opts *o, const char *rel) {
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (!ends_with(e->d_name, ".h"))
+        if (!walk_ends_with(e->d_name, ".h"))
             continue;
         char hp[PATH_MAX * 2];
         snprintf(hp, sizeof(hp), "%s/%s", dir, e->d_name);
@@ -228,7 +174,7 @@ static int uses_ai(const cstep_opts *o, const char *rel) {
     struct dirent *e;
     int found = 0;
     while (!found && d && (e = readdir(d))) {
-        if (!ends_with(e->d_name, ".h"))
+        if (!walk_ends_with(e->d_name, ".h"))
             continue;
         char hp[PATH_MAX * 2];
         snprintf(hp, sizeof(hp), "%s/%s", path, e->d_name);
@@ -372,7 +318,7 @@ int cstep_load(const cstep_opts *o, const char *rel, cmodule **out, char **error
     }
     const step_config *cfg = dlsym(handle, "stepd_step_config");
     const int *abi = dlsym(handle, "stepd_step_abi");
-    int is_mw = ends_with(rel, ".middleware.c");
+    int is_mw = walk_ends_with(rel, ".middleware.c");
     if (!is_mw && !cfg) {
         dlclose(handle);
         set_error(errors, "%s: no STEP_CONFIG found (declare `STEP_CONFIG = { ... };`)%s", rel,

@@ -8,6 +8,8 @@
  */
 #include "lang/script.h"
 
+#include "lang/walk.h"
+
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,18 +50,14 @@ static int lang_index(step_lang l) {
     return l == LANG_JS ? 0 : l == LANG_PYTHON ? 1 : -1;
 }
 
-static int ends_with(const char *s, const char *suf) {
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && !strcmp(s + n - m, suf);
-}
 
 int script_is_step_file(const char *name, step_lang *lang) {
-    if (ends_with(name, ".step.js") || ends_with(name, ".step.mjs") ||
-        ends_with(name, ".step.cjs")) {
+    if (walk_ends_with(name, ".step.js") || walk_ends_with(name, ".step.mjs") ||
+        walk_ends_with(name, ".step.cjs")) {
         *lang = LANG_JS;
         return 1;
     }
-    if (ends_with(name, "_step.py") || ends_with(name, ".step.py")) {
+    if (walk_ends_with(name, "_step.py") || walk_ends_with(name, ".step.py")) {
         *lang = LANG_PYTHON;
         return 1;
     }
@@ -163,78 +161,26 @@ void script_host_free(script_host *h) {
 
 /* ---- discovery ------------------------------------------------------------------------- */
 
-typedef struct filelist {
-    char **v;
-    int n, cap;
-} filelist;
-
-static int filelist_add(filelist *l, const char *s) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, (size_t)cap * sizeof(char *));
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(s)))
-        return -1;
-    l->n++;
-    return 0;
+static int is_script_step(const char *name, void *ud) {
+    (void)ud;
+    step_lang l;
+    return script_is_step_file(name, &l);
 }
 
-static void filelist_free(filelist *l) {
-    for (int i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* steps_only: step files; otherwise every JS/Python source (for the watcher) */
-static void scan(const char *root, const char *rel, int steps_only, filelist *out, int depth) {
-    if (depth > 16)
-        return;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "node_modules") ||
-            !strcmp(e->d_name, "__pycache__"))
-            continue;
-        char sub[PATH_MAX];
-        snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
-        char full[PATH_MAX * 2];
-        snprintf(full, sizeof(full), "%s/%s", root, sub);
-        struct stat st;
-        if (stat(full, &st))
-            continue;
-        step_lang l;
-        if (S_ISDIR(st.st_mode))
-            scan(root, sub, steps_only, out, depth + 1);
-        else if (S_ISREG(st.st_mode) &&
-                 (steps_only ? script_is_step_file(e->d_name, &l)
-                             : ends_with(e->d_name, ".js") || ends_with(e->d_name, ".mjs") ||
-                                   ends_with(e->d_name, ".cjs") || ends_with(e->d_name, ".py") ||
-                                   ends_with(e->d_name, ".json")))
-            filelist_add(out, sub);
-    }
-    closedir(d);
+static int is_script_source(const char *name, void *ud) {
+    (void)ud;
+    return walk_ends_with(name, ".js") || walk_ends_with(name, ".mjs") ||
+           walk_ends_with(name, ".cjs") || walk_ends_with(name, ".py") ||
+           walk_ends_with(name, ".json");
 }
 
 uint64_t script_signature(const char *dir) {
-    filelist l = {0};
+    walk_list l = {0};
     /* steps and the folders Motia projects keep their shared code in */
     const char *roots[] = {"steps", "middlewares", "middleware", "src", "lib"};
     for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-        scan(dir, roots[i], 0, &l, 0);
-    if (l.n)
-        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_str);
+        walk_files(dir, roots[i], is_script_source, NULL, &l);
+    walk_sort(&l);
     uint64_t h = 1469598103934665603ULL;
     for (int i = 0; i < l.n; i++) {
         for (const char *c = l.v[i]; *c; c++)
@@ -251,7 +197,7 @@ uint64_t script_signature(const char *dir) {
                 h = (h ^ (unsigned char)buf[k]) * 1099511628211ULL;
         fclose(f);
     }
-    filelist_free(&l);
+    walk_list_free(&l);
     return h;
 }
 
@@ -317,10 +263,9 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
     *steps = NULL;
     *n = 0;
     *errors = NULL;
-    filelist l = {0};
-    scan(h->dir, "steps", 1, &l, 0);
-    if (l.n)
-        qsort(l.v, (size_t)l.n, sizeof(char *), cmp_str);
+    walk_list l = {0};
+    walk_files(h->dir, "steps", is_script_step, NULL, &l);
+    walk_sort(&l);
     json_t *files[NLANG] = {json_array(), json_array()};
     for (int i = 0; i < l.n; i++) {
         step_lang lang = LANG_C;
@@ -330,7 +275,7 @@ int script_host_load(script_host *h, script_step **steps, int *n, char **errors)
         snprintf(abs, sizeof(abs), "%s/%s", h->dir, l.v[i]);
         json_array_append_new(files[lang_index(lang)], json_string(abs));
     }
-    filelist_free(&l);
+    walk_list_free(&l);
     char *all = NULL;
     size_t all_len = 0;
     script_step *out = NULL;
