@@ -6,7 +6,7 @@
 #   make fuzz       build libFuzzer targets (clang)      make bench   run bench/*.sh
 #
 # Modules add their own packages in mk/<module>.mk (PKGS += ..., EXTRA_LDLIBS += ...)
-# and their Debian packages in deps/<module>.apt, so they never edit this file.
+# and their Debian packages in packages/<module>.apt, so they never edit this file.
 #
 # Two products: build/stepd (the runtime: core, store, C step loader; links only CORE_PKGS)
 # and build/libstepd-ai.so (every src/ai module with its libraries), loaded on demand by

@@ -11,8 +11,8 @@ BIN=${STEPD_BIN:-build/stepd}
 MODEL=${STEPD_NN_MODEL_DIR:-build-data/nn/moonshine-tiny}
 RUNS=${RUNS:-3}
 [ -x "$BIN" ] || { echo "bench/nn.sh: build first (make)"; exit 1; }
-[ -r "$MODEL/encoder_model.onnx" ] || { echo "bench/nn.sh: model missing: run deps/nn.data.sh"; exit 1; }
-[ -d build-data/nn/ort/node_modules/onnxruntime-node ] || { echo "bench/nn.sh: onnxruntime-node missing: run deps/nn.data.sh"; exit 1; }
+[ -r "$MODEL/encoder_model.onnx" ] || { echo "bench/nn.sh: model missing: run packages/nn.data.sh"; exit 1; }
+[ -d build-data/nn/ort/node_modules/onnxruntime-node ] || { echo "bench/nn.sh: onnxruntime-node missing: run packages/nn.data.sh"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$BIN" ai speak "The quick brown fox jumps over the lazy dog. It was a sunny day in the park." -o "$tmp/short.wav" >/dev/null
 "$BIN" ai speak "Good morning everyone, and welcome to the weekly project meeting. Today we will review the release schedule, discuss the open bugs in the payment service, and decide who takes over the documentation while Sarah is on holiday. The new build server is finally running, so every change is now tested within fifteen minutes. Please remember to update your tickets before Friday." -o "$tmp/long.wav" >/dev/null

@@ -12,7 +12,7 @@ PY=/usr/bin/python3
 MODEL=/usr/share/pocketsphinx/model/en-us
 [ -x "$STEPD" ] || { echo "bench/speech: build $STEPD first (make BUILD=$BUILD)"; exit 1; }
 for t in flite pocketsphinx_continuous; do
-    command -v $t >/dev/null || { echo "bench/speech: $t is not installed (deps/speech.apt)"; exit 1; }
+    command -v $t >/dev/null || { echo "bench/speech: $t is not installed (packages/speech.apt)"; exit 1; }
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

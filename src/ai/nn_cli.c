@@ -24,7 +24,7 @@ static void usage(FILE *f) {
                "        node and parameter counts as JSON.\n"
                "  moonshine: runs the Moonshine model on an audio file: {text, tokens, seconds,\n"
                "        encodeMs, decodeMs, realTimeFactor}. Model: build-data/nn/moonshine-tiny\n"
-               "        or $STEPD_NN_MODEL_DIR (install: deps/nn.data.sh).\n"
+               "        or $STEPD_NN_MODEL_DIR (install: packages/nn.data.sh).\n"
                "  transcribe: speech transcription (segments at silences, words) with the\n"
                "        Moonshine recogniser; same JSON as `stepd ai transcribe` (several files:\n"
                "        one compact object a line, with \"file\").\n");

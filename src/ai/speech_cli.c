@@ -31,7 +31,7 @@ static const char transcribe_usage[] =
     "Recognises English speech in FILE (wav, flac, ogg, mp3, m4a, webm, ...; \"-\" reads\n"
     "stdin) and prints {\"text\",\"words\":[{\"word\",\"start\",\"end\",\"confidence\"}],\n"
     "\"language\",\"durationSec\",...}. Silence or noise prints noSpeech: true.\n"
-    "  --engine E   pocketsphinx (default) or moonshine (neural, needs deps/nn.data.sh's model)\n"
+    "  --engine E   pocketsphinx (default) or moonshine (neural, needs packages/nn.data.sh's model)\n"
     "  --model DIR  model directory (pocketsphinx default /usr/share/pocketsphinx/model/en-us)\n";
 
 static char *read_all(FILE *f, size_t *len) {

@@ -14,7 +14,7 @@ typedef struct nn_moonshine nn_moonshine;
 typedef struct nn_moonshine_run nn_moonshine_run;
 
 #define NN_MOONSHINE_RATE 16000
-#define NN_MOONSHINE_INSTALL "deps/nn.data.sh (run by scripts/install-deps.sh)"
+#define NN_MOONSHINE_INSTALL "packages/nn.data.sh (run by scripts/install-deps.sh)"
 
 /* The model directory: dir if not NULL, else $STEPD_NN_MODEL_DIR, else
  * build-data/nn/moonshine-tiny under $STEPD_ROOT or the current directory, else

@@ -3,13 +3,13 @@
 # segments, the neural model) on 20 sentences rendered with each flite voice (slt, rms, awb,
 # kal16), numbers normalised before scoring (tests/support/nn_wer.py). Pooled WER must be
 # <= 0.10 (onnxruntime with this model measured 0.07 on such audio). Skips (77) without the
-# model (deps/nn.data.sh).
+# model (packages/nn.data.sh).
 set -euo pipefail
 BIN=${STEPD_BIN:-build/stepd}
 ROOT=${STEPD_ROOT:-.}
 MODEL=${STEPD_NN_MODEL_DIR:-$ROOT/build-data/nn/moonshine-tiny}
 if [ ! -r "$MODEL/encoder_model.onnx" ]; then
-    echo "skip: Moonshine model not installed in $MODEL (run deps/nn.data.sh)"
+    echo "skip: Moonshine model not installed in $MODEL (run packages/nn.data.sh)"
     exit 77
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

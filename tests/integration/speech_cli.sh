@@ -57,7 +57,7 @@ for f in empty.wav note.mp3 missing.ogg; do
     echo "$f -> $rc: $msg"
     [ $rc -eq 1 ] && echo "$msg" | grep -q "$f" || fail "$f"
 done
-# the neural engine on request: transcribes when its model is installed (deps/nn.data.sh),
+# the neural engine on request: transcribes when its model is installed (packages/nn.data.sh),
 # otherwise says how to install it; a bad engine name is a usage error
 "$STEPD_BIN" ai transcribe x.wav --engine nope 2>/dev/null; [ $? -eq 2 ] || fail "--engine nope must exit 2"
 "$STEPD_BIN" ai speak "Please call me back tomorrow morning." -o "$tmp/m.wav" >/dev/null || fail "speak for moonshine"
@@ -65,7 +65,7 @@ if out=$("$STEPD_BIN" ai transcribe "$tmp/m.wav" --engine moonshine 2>&1); then
     echo "moonshine: ${out:0:80}"
     echo "$out" | grep -qi '"text":"please call me back' || fail "moonshine transcript: $out"
 else
-    echo "$out" | grep -q "nn.data.sh" || fail "moonshine without a model must name deps/nn.data.sh: $out"
-    echo "moonshine model not installed: error names deps/nn.data.sh"
+    echo "$out" | grep -q "nn.data.sh" || fail "moonshine without a model must name packages/nn.data.sh: $out"
+    echo "moonshine model not installed: error names packages/nn.data.sh"
 fi
 echo "speech CLI ok"

@@ -4,7 +4,7 @@ set -euo pipefail
 : "${STEPD_BIN:?}"
 PY=/usr/bin/python3
 if [ ! -f /usr/lib/python3/dist-packages/pattern/text/en/en-sentiment.xml ] && [ -z "${STEPD_PATTERN_DIR:-}" ]; then
-    echo "python3-pattern is not installed (deps/text.apt)"; exit 77
+    echo "python3-pattern is not installed (packages/text.apt)"; exit 77
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

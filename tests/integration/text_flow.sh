@@ -6,7 +6,7 @@ set -uo pipefail
 : "${STEPD_BIN:?}" "${STEPD_ROOT:?}"
 command -v curl >/dev/null || { echo "curl is not installed"; exit 77; }
 [ -f /usr/lib/python3/dist-packages/pattern/text/en/en-sentiment.xml ] || [ -n "${STEPD_PATTERN_DIR:-}" ] ||
-    { echo "python3-pattern is not installed (deps/text.apt)"; exit 77; }
+    { echo "python3-pattern is not installed (packages/text.apt)"; exit 77; }
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 cp -r "$STEPD_ROOT/examples/text" "$tmp/app"

@@ -3,7 +3,7 @@
 //   node tests/nn/ort_run.js MODEL.onnx DIR [--threads N] [--repeat N]
 // DIR/inputs.json: [{"name", "dtype", "dims", "file"}] with raw little-endian data in DIR/file;
 // writes DIR/outputs.json (same form, files out_<i>.bin) and prints {"ms": per-run time}.
-// onnxruntime-node comes from build-data/nn/ort (deps/nn.data.sh) or NODE_PATH.
+// onnxruntime-node comes from build-data/nn/ort (packages/nn.data.sh) or NODE_PATH.
 "use strict";
 const fs = require("fs"), path = require("path");
 function loadOrt() {

@@ -198,7 +198,7 @@ const char *nn_ref_unavailable(void) {
     snprintf(p, sizeof p, "%s/build-data/nn/ort/node_modules/onnxruntime-node/package.json",
              root());
     if (access(p, R_OK) != 0) {
-        snprintf(why, sizeof why, "onnxruntime-node is not installed (run deps/nn.data.sh)");
+        snprintf(why, sizeof why, "onnxruntime-node is not installed (run packages/nn.data.sh)");
         return why;
     }
     return NULL;

@@ -37,7 +37,7 @@ static int have_model(const char *file, char *path, size_t n) {
     snprintf(path, n, "%s/%s", model_dir(), file);
     if (access(path, R_OK) == 0)
         return 1;
-    print_message("model %s not installed (run deps/nn.data.sh)\n", path);
+    print_message("model %s not installed (run packages/nn.data.sh)\n", path);
     return 0;
 }
 
@@ -586,7 +586,7 @@ static void test_moonshine_missing_model_names_installer(void **state) {
     char *err = NULL;
     assert_int_equal(nn_moonshine_load("/nonexistent/moonshine", &m, &err), STEP_ENOTFOUND);
     assert_null(m);
-    assert_non_null(strstr(err, "deps/nn.data.sh"));
+    assert_non_null(strstr(err, "packages/nn.data.sh"));
     free(err);
     /* the long-audio cut lands in the quiet gap, not mid-word */
     size_t n = 16000 * 40;

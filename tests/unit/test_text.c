@@ -37,7 +37,7 @@ static int setup(void **state) {
 #define NEED_DATA()                                                                                \
     do {                                                                                           \
         if (!TX) {                                                                                 \
-            print_message("python3-pattern data missing (install deps/text.apt)\n");               \
+            print_message("python3-pattern data missing (install packages/text.apt)\n");               \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
