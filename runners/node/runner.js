@@ -70,6 +70,16 @@ function configJson(c) {
   return out;
 }
 
+// the topics a step may emit (the core checks too; checking here lets emits go unanswered)
+function topicSet(c) {
+  const out = new Set();
+  for (const list of [c.emits, c.virtualEmits])
+    for (const e of Array.isArray(list) ? list : [])
+      if (typeof e === 'string') out.add(e);
+      else if (e && typeof e.topic === 'string') out.add(e.topic);
+  return out;
+}
+
 function errorLine(err, abs) {
   const text = String((err && err.stack) || err);
   const esc = abs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -117,7 +127,7 @@ async function load(files) {
         continue;
       }
       next.set(c.name, {
-        handler: mod.handler, middleware: mw, file: abs,
+        handler: mod.handler, middleware: mw, file: abs, emits: topicSet(c),
         bodyZod: isZod(c.bodySchema) ? c.bodySchema : null,
         inputZod: isZod(c.input) ? c.input : null,
       });
@@ -136,13 +146,19 @@ async function load(files) {
 let callSeq = 0;
 const calls = new Map(); // call id -> {resolve, reject}
 
-function makeContext(msg) {
+function makeContext(msg, st) {
   const id = msg.id;
   const call = (op, args) => new Promise((resolve, reject) => {
     const c = ++callSeq;
     calls.set(c, { resolve, reject });
     send({ t: 'call', id, call: c, op, args });
   });
+  // writes need no answer: the core applies them in order, before any later read of the
+  // invocation, and fails the invocation if one fails
+  const post = (op, args, value) => {
+    send({ t: 'call', id, op, args });
+    return Promise.resolve(value);
+  };
   const log = (level) => (m, fields) => send({ t: 'log', id, level,
     msg: typeof m === 'string' ? m : safeMsg(m),
     fields: fields && typeof fields === 'object' ? fields : fields === undefined ? undefined : { value: fields } });
@@ -153,14 +169,19 @@ function makeContext(msg) {
     emit: (ev) => {
       if (!ev || typeof ev.topic !== 'string')
         return Promise.reject(new Error('emit needs {topic, data}'));
-      return call('emit', { topic: ev.topic, data: ev.data === undefined ? {} : ev.data });
+      if (!st.emits.has(ev.topic))
+        return Promise.reject(new Error(`emit of "${ev.topic}": the topic is not in the step's emits`));
+      return post('emit', { topic: ev.topic, data: ev.data === undefined ? {} : ev.data }, null);
     },
     state: {
       get: (group, key) => call('state.get', { group, key }),
-      set: (group, key, value) => call('state.set', { group, key, value: value === undefined ? null : value }),
-      delete: (group, key) => call('state.delete', { group, key }),
+      set: (group, key, value) => {
+        const v = value === undefined ? null : value;
+        return post('state.set', { group, key, value: v }, v);
+      },
+      delete: (group, key) => post('state.delete', { group, key }, null),
       getGroup: (group) => call('state.getGroup', { group }),
-      clear: (group) => call('state.clear', { group }),
+      clear: (group) => post('state.clear', { group }, null),
     },
     logger: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug'),
               log: log('info') },
@@ -184,7 +205,7 @@ async function invoke(msg) {
   await loading;
   const st = steps.get(msg.step);
   if (!st) throw new Error(`step "${msg.step}" is not loaded in this worker`);
-  const ctx = makeContext(msg);
+  const ctx = makeContext(msg, st);
   if (msg.kind === 'api') {
     const req = msg.data || {};
     if (st.bodyZod) {

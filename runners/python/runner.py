@@ -135,6 +135,7 @@ def _load(files):
                 errors.append({"file": path, "line": 0, "message": "`middleware` must be a list of functions"})
                 continue
             nxt[c.get("name")] = {"handler": h, "middleware": list(mw), "file": path,
+                                  "emits": _topics(c),
                                   "body": c.get("bodySchema") if hasattr(c.get("bodySchema"), "model_validate") else None,
                                   "input": c.get("input") if hasattr(c.get("input"), "model_validate") else None}
             out.append({"file": path, "config": _config_json(c)})
@@ -147,6 +148,26 @@ def _load(files):
 
 
 # ---- invocations --------------------------------------------------------------------------------
+
+def _post(inv_id, op, args, value=None):
+    """A write that needs no answer: the core applies it in order, before any later read of
+    the invocation, and fails the invocation if it fails."""
+    send({"t": "call", "id": inv_id, "op": op, "args": args})
+    fut = _loop.create_future()
+    fut.set_result(value)
+    return fut
+
+
+def _topics(c):
+    out = set()
+    for lst in (c.get("emits"), c.get("virtualEmits")):
+        for e in lst if isinstance(lst, (list, tuple)) else ():
+            if isinstance(e, str):
+                out.add(e)
+            elif isinstance(e, dict) and isinstance(e.get("topic"), str):
+                out.add(e["topic"])
+    return out
+
 
 def _call(inv_id, op, args):
     global _call_seq
@@ -165,10 +186,10 @@ class _State:
         return _call(self._id, "state.get", {"group": group, "key": key})
 
     def set(self, group, key, value):
-        return _call(self._id, "state.set", {"group": group, "key": key, "value": value})
+        return _post(self._id, "state.set", {"group": group, "key": key, "value": value}, value)
 
     def delete(self, group, key):
-        return _call(self._id, "state.delete", {"group": group, "key": key})
+        return _post(self._id, "state.delete", {"group": group, "key": key})
 
     def get_group(self, group):
         return _call(self._id, "state.getGroup", {"group": group})
@@ -176,7 +197,7 @@ class _State:
     getGroup = get_group
 
     def clear(self, group):
-        return _call(self._id, "state.clear", {"group": group})
+        return _post(self._id, "state.clear", {"group": group})
 
 
 class _Logger:
@@ -206,8 +227,9 @@ class _Logger:
 class Context:
     """What a handler gets as `context`: emit, state, logger, trace_id."""
 
-    def __init__(self, msg):
+    def __init__(self, msg, emits):
         self._id = msg["id"]
+        self._emits = emits
         self.trace_id = msg.get("traceId", "")
         self.traceId = self.trace_id
         self.event_id = msg.get("eventId", "")
@@ -220,8 +242,13 @@ class Context:
             fut = _loop.create_future()
             fut.set_exception(ValueError("emit needs {'topic': ..., 'data': ...}"))
             return fut
+        if event["topic"] not in self._emits:
+            fut = _loop.create_future()
+            fut.set_exception(ValueError('emit of "%s": the topic is not in the step\'s emits'
+                                         % event["topic"]))
+            return fut
         data = event.get("data")
-        return _call(self._id, "emit", {"topic": event["topic"], "data": {} if data is None else data})
+        return _post(self._id, "emit", {"topic": event["topic"], "data": {} if data is None else data})
 
 
 async def _maybe_await(v):
@@ -242,7 +269,7 @@ async def _invoke(msg):
     st = _steps.get(msg.get("step"))
     if st is None:
         raise RuntimeError('step "%s" is not loaded in this worker' % msg.get("step"))
-    ctx = Context(msg)
+    ctx = Context(msg, st["emits"])
     kind = msg.get("kind")
     if kind == "api":
         req = msg.get("data") or {}

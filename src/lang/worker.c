@@ -59,9 +59,12 @@ int worker_msg_decode(const char *line, size_t len, worker_msg *out, const char 
     } else if (!strcmp(t, "call")) {
         out->type = WMSG_CALL;
         json_t *args = json_object_get(j, "args");
-        if (get_id(j, "id", &out->id) || get_id(j, "call", &out->call) ||
+        /* no "call" (or 0): the worker does not wait for a reply */
+        if (get_id(j, "id", &out->id) ||
+            (json_object_get(j, "call") && get_id(j, "call", &out->call)) ||
             !json_is_string(json_object_get(j, "op")) || (args && !json_is_object(args))) {
-            *why = "call without integer \"id\" and \"call\", a string \"op\" and object \"args\"";
+            *why = "call without integer \"id\" (and \"call\"), a string \"op\" and object "
+                   "\"args\"";
             goto bad;
         }
     } else if (!strcmp(t, "log")) {
@@ -530,6 +533,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
     dl.tv_sec += timeout_ms / 1000 + ns / 1000000000;
     dl.tv_nsec = (long)(ns % 1000000000);
 
+    char *ff_error = NULL; /* first failure of a back-call sent without a call id */
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (inv.qhead < inv.qlen) {
@@ -537,7 +541,11 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
             pthread_mutex_unlock(&w->mu);
             if (m.type == WMSG_RESULT || m.type == WMSG_LOADED) {
                 json_t *j = m.json;
-                if (m.type == WMSG_LOADED || json_is_true(json_object_get(j, "ok"))) {
+                if (m.type == WMSG_RESULT && ff_error && json_is_true(json_object_get(j, "ok"))) {
+                    /* the handler finished, but a write it did not wait for failed */
+                    *error = error_obj(ff_error);
+                    rc = STEP_EFAILED;
+                } else if (m.type == WMSG_LOADED || json_is_true(json_object_get(j, "ok"))) {
                     json_t *v = m.type == WMSG_LOADED ? j : json_object_get(j, "value");
                     *value = json_incref(v ? v : json_null());
                     rc = 0;
@@ -555,7 +563,12 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
             json_t *val = NULL;
             char *err = NULL;
             int src = serve ? serve(arg, &m, &val, &err) : STEP_EUNSUPPORTED;
-            if (m.type == WMSG_CALL) {
+            if (m.type == WMSG_CALL && !m.call) {
+                if (src && !ff_error) {
+                    ff_error = err ? err : strdup(step_strerror(src));
+                    err = NULL;
+                }
+            } else if (m.type == WMSG_CALL) {
                 json_t *reply =
                     src ? json_pack("{s:s, s:I, s:b, s:s}", "t", "reply", "call",
                                     (json_int_t)m.call, "ok", 0, "error",
@@ -599,6 +612,7 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
     }
     inv_unlink(w, &inv);
     pthread_mutex_unlock(&w->mu);
+    free(ff_error);
     for (size_t i = inv.qhead; i < inv.qlen; i++)
         worker_msg_clear(&inv.q[i]);
     free(inv.q);

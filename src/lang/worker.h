@@ -5,7 +5,9 @@
  * A pool owns N processes started from one command line (interpreter + runner script). Any
  * thread may call worker_invoke(): it picks a process, sends one `invoke` line and blocks until
  * the matching `result` arrives, serving the worker's back-calls (emit, state, log) for that
- * invocation on the calling thread in the order they were sent. Many invocations are in flight
+ * invocation on the calling thread in the order they were sent. A back-call without a call id
+ * (fire and forget: emit, state writes) gets no reply; if it fails, the invocation fails with
+ * that error when its result arrives. Many invocations are in flight
  * per process at once, told apart by their id. A reader thread per process splits lines and
  * routes them; a process that exits, writes a line that is not a protocol message, or lets an
  * invocation run past its timeout is killed, every invocation it held fails, and the next call
@@ -23,7 +25,8 @@
 typedef enum worker_msg_type {
     WMSG_LOADED = 1, /* answer to `load`: {"t":"loaded","id":N,"steps":[...],"errors":[...]} */
     WMSG_RESULT,     /* {"t":"result","id":N,"ok":true,"value":V} or "ok":false,"error":{...} */
-    WMSG_CALL,       /* {"t":"call","id":N,"call":C,"op":"emit","args":{...}} needs a reply */
+    WMSG_CALL,       /* {"t":"call","id":N,"call":C,"op":"emit","args":{...}}: reply to C;
+                        without "call" (0) no reply, and a failure fails the invocation */
     WMSG_LOG,        /* {"t":"log","id":N,"level":"info","msg":"...","fields":{...}} */
 } worker_msg_type;
 
@@ -85,7 +88,8 @@ typedef int (*worker_serve_fn)(void *arg, const worker_msg *m, json_t **value, c
 
 /* Sends `msg` (an object with "t":"invoke" and the invocation fields; borrowed: this sets its
  * "id") and waits for its result, calling serve() for its back-calls. On "ok":true returns 0
- * with *value (new reference). On a handler error returns STEP_EFAILED with *error set to the
+ * with *value (new reference), unless a fire-and-forget back-call failed: then STEP_EFAILED
+ * with *error {"message"} naming it. On a handler error returns STEP_EFAILED with *error set to the
  * worker's error object (new reference: {"message","stack"}); on a dead or garbling worker also
  * STEP_EFAILED with *error {"message"}; on a hung one (past timeout_ms, killed) STEP_ETIMEOUT. */
 int worker_invoke(worker_pool *p, json_t *msg, int timeout_ms, worker_serve_fn serve, void *arg,
