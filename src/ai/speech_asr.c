@@ -12,10 +12,13 @@
  * ring and a 100 ms batch, so an hour of input costs what a minute does. Silence and noise
  * never reach the recogniser and give a "no speech" transcript.
  *
- * Each thread that transcribes without its own recogniser gets a pocketsphinx decoder from a
- * pthread key, created on first use, reused, and closed by the key's destructor at thread
- * exit (or by stepd_speech_thread_cleanup()).
+ * The default engine (a NULL vtable) is $STEPD_SPEECH_ENGINE when set, else Moonshine (neural,
+ * src/nn) when its model is installed, else pocketsphinx. Each thread that transcribes without
+ * its own recogniser gets a default-engine recogniser from a pthread key, created on first
+ * use, reused, and closed by the key's destructor at thread exit (or by
+ * stepd_speech_thread_cleanup()).
  */
+#include "ai/speech_asr_moonshine.h"
 #include "ai/speech_internal.h"
 
 #include <math.h>
@@ -28,14 +31,35 @@ struct stepd_speech_recognizer {
     void *self;
 };
 
+int stepd_speech_default_engine(const char *model_dir, const stepd_speech_recognizer_vtable **out,
+                                char **err) {
+    const char *e = getenv("STEPD_SPEECH_ENGINE");
+    if (e && *e) {
+        if (!strcmp(e, "pocketsphinx"))
+            *out = &stepd_speech_pocketsphinx;
+        else if (!strcmp(e, "moonshine"))
+            *out = &stepd_speech_moonshine;
+        else
+            return speech_fail(err, STEP_EINVAL,
+                               "STEPD_SPEECH_ENGINE is '%s': use pocketsphinx or moonshine", e);
+        return 0;
+    }
+    *out = stepd_speech_moonshine_available(model_dir) ? &stepd_speech_moonshine
+                                                       : &stepd_speech_pocketsphinx;
+    return 0;
+}
+
 int stepd_speech_recognizer_open(const stepd_speech_recognizer_vtable *vt, const char *model_dir,
                                  stepd_speech_recognizer **out, char **err) {
     if (err)
         *err = NULL;
     if (!out)
         return speech_fail(err, STEP_EINVAL, "no output recogniser");
-    if (!vt)
-        vt = &stepd_speech_pocketsphinx;
+    if (!vt) {
+        int rc = stepd_speech_default_engine(model_dir, &vt, err);
+        if (rc)
+            return rc;
+    }
     stepd_speech_recognizer *r = calloc(1, sizeof(*r));
     if (!r)
         return speech_fail(err, STEP_ENOMEM, "out of memory");

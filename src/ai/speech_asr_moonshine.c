@@ -4,8 +4,9 @@
  * model directory) and shared; each recogniser instance has its own sessions. feed()
  * collects one utterance as float samples; result() decodes it — cutting anything over 25 s
  * at its quietest 300 ms, since the model degrades past ~30 s — and returns words. Moonshine
- * gives text, not word times: each word gets a share of the utterance proportional to its
- * length, and the confidence of its tokens' mean probability.
+ * gives text, not word times: each word gets a share of the utterance's voiced span (lead-in
+ * and trailing pause trimmed) proportional to its length, and the confidence of its tokens'
+ * mean probability. Old spellings the model learnt from books (to-morrow) are modernised.
  */
 #include "ai/speech_asr_moonshine.h"
 #include "ai/speech_internal.h"
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_PIECE (NN_MOONSHINE_RATE * 25)
@@ -81,6 +83,53 @@ static int ms_feed(void *self, const int16_t *s, size_t n) {
     return 0;
 }
 
+/* Moonshine learnt from old books: "to-morrow", "to-night", "to-day". Writes today's spelling
+ * over `w` in place (only ever shorter). */
+static void modern_spelling(char *w) {
+    static const char *const tails[] = {"morrow", "night", "day"};
+    if (strncasecmp(w, "to-", 3) != 0)
+        return;
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++)
+        if (strncasecmp(w + 3, tails[i], strlen(tails[i])) == 0) {
+            memmove(w + 2, w + 3, strlen(w + 3) + 1);
+            return;
+        }
+}
+
+/* The part of x[0..n) that holds the speech: from the first to the last 10 ms frame within
+ * 30 dB of the loudest one. The silence detector hands over segments with 300 ms of lead-in
+ * and a pause at the end; word times spread over the whole segment would start too early. */
+static void voiced_span(const float *x, size_t n, size_t *from, size_t *to) {
+    const size_t fr = NN_MOONSHINE_RATE / 100;
+    double peak = 0;
+    for (size_t i = 0; i + fr <= n; i += fr) {
+        double e = 0;
+        for (size_t k = i; k < i + fr; k++)
+            e += (double)x[k] * x[k];
+        if (e > peak)
+            peak = e;
+    }
+    *from = 0;
+    *to = n;
+    if (peak <= 0)
+        return;
+    size_t first = n, last = 0;
+    for (size_t i = 0; i + fr <= n; i += fr) {
+        double e = 0;
+        for (size_t k = i; k < i + fr; k++)
+            e += (double)x[k] * x[k];
+        if (e >= peak * 1e-3) {
+            if (first == n)
+                first = i;
+            last = i + fr;
+        }
+    }
+    if (first < last) {
+        *from = first;
+        *to = last;
+    }
+}
+
 /* Appends the words of `text` spread over [t0, t1] seconds. */
 static int add_words(const char *text, double t0, double t1, double conf, stepd_speech_word **words,
                      size_t *n_words) {
@@ -116,6 +165,7 @@ static int add_words(const char *text, double t0, double t1, double conf, stepd_
             (*n_words)--;
             return STEP_ENOMEM;
         }
+        modern_spelling(o->word);
         o->start = t;
         o->end = t + per * (double)len;
         o->confidence = conf;
@@ -139,8 +189,10 @@ static int ms_result(void *self, stepd_speech_word **words, size_t *n_words) {
             for (int i = 0; i < res.n_tokens; i++)
                 conf += res.probs[i];
             conf = res.n_tokens ? conf / res.n_tokens : 0;
-            rc = add_words(res.text, (double)off / NN_MOONSHINE_RATE,
-                           (double)(off + len) / NN_MOONSHINE_RATE, conf, words, n_words);
+            size_t from, to;
+            voiced_span(r->x + off, len, &from, &to);
+            rc = add_words(res.text, (double)(off + from) / NN_MOONSHINE_RATE,
+                           (double)(off + to) / NN_MOONSHINE_RATE, conf, words, n_words);
             nn_moonshine_result_free(&res);
         }
         off += len;

@@ -14,4 +14,11 @@ extern const stepd_speech_recognizer_vtable stepd_speech_moonshine;
  * callers can make it the default engine. */
 int stepd_speech_moonshine_available(const char *model_dir);
 
+/* The engine a NULL vtable stands for: $STEPD_SPEECH_ENGINE ("pocketsphinx" or "moonshine")
+ * when set, else Moonshine when its model is installed in model_dir (NULL: its default
+ * directories), else pocketsphinx. A pocketsphinx model directory thus keeps pocketsphinx.
+ * Static vtable in *out; an unknown STEPD_SPEECH_ENGINE is STEP_EINVAL with *err set. */
+int stepd_speech_default_engine(const char *model_dir, const stepd_speech_recognizer_vtable **out,
+                                char **err);
+
 #endif

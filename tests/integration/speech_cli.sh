@@ -22,7 +22,9 @@ $PY -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["sampleRate"]==1600
 $PY -c 'import wave,sys; w=wave.open(sys.argv[1]); assert w.getnchannels()==1 and w.getsampwidth()==2 and w.getframerate()==16000 and w.getnframes()>24000' "$tmp/a.wav" \
     || fail "not a 16-bit mono WAV"
 
-js=$("$STEPD_BIN" ai transcribe "$tmp/a.wav") || fail "transcribe failed"
+# pinned to pocketsphinx (the fallback engine: en-US, real word times); the default engine
+# (Moonshine when installed) reads stdin below and is covered by tests/integration/nn_*.sh
+js=$(STEPD_SPEECH_ENGINE=pocketsphinx "$STEPD_BIN" ai transcribe "$tmp/a.wav") || fail "transcribe failed"
 echo "transcribe: $js"
 $PY - "$js" <<'PY' || fail "transcript JSON"
 import json, sys

@@ -377,8 +377,12 @@ static void test_mp3_transcribes_and_truncated_mp3_decodes_what_is_there(void **
     assert_true(words_contain(&t, "brown") && words_contain(&t, "river"));
     assert_true(fabs(t.duration_sec - a.duration_sec) < 0.2);
     stepd_speech_transcript_free(&t);
-    /* cut in the middle of a frame: the first half is still transcribed */
-    assert_int_equal(stepd_speech_transcribe_mem(NULL, mp3, len / 2 + 7, "cut.mp3", &t, &err), 0);
+    /* cut in the middle of a frame: the first half is still transcribed (pinned to
+     * pocketsphinx: this is about the decoder; Moonshine garbles the word cut in the middle) */
+    stepd_speech_recognizer *ps = NULL;
+    assert_int_equal(stepd_speech_recognizer_open(&stepd_speech_pocketsphinx, NULL, &ps, &err), 0);
+    assert_int_equal(stepd_speech_transcribe_mem(ps, mp3, len / 2 + 7, "cut.mp3", &t, &err), 0);
+    stepd_speech_recognizer_close(ps);
     print_message("half an mp3: %.2f s \"%s\"\n", t.duration_sec, t.text);
     assert_true(t.duration_sec > a.duration_sec * 0.35 && t.duration_sec < a.duration_sec * 0.65);
     assert_true(words_contain(&t, "brown"));
@@ -806,11 +810,17 @@ static void test_json_entry_point(void **state) {
     assert_string_equal(json_string_value(json_object_get(out, "engine")), "flite");
     json_decref(out);
     json_decref(p);
+    /* pinned to pocketsphinx by config (this is about the JSON entry point; Moonshine hears
+     * awb's fast "tomorrow" as "to my room") */
+    setenv("STEPD_SPEECH_ENGINE", "pocketsphinx", 1);
+    stepd_speech_thread_cleanup();
     p = json_pack("{s:s}", "file", path);
     assert_int_equal(stepd_speech_json("transcribe", p, &out, &err), 0);
     assert_non_null(strstr(json_string_value(json_object_get(out, "text")), "tomorrow"));
     json_decref(out);
     json_decref(p);
+    unsetenv("STEPD_SPEECH_ENGINE");
+    stepd_speech_thread_cleanup();
     p = json_pack("{s:i}", "text", 5);
     assert_int_equal(stepd_speech_json("speak", p, &out, &err), STEP_EINVAL);
     assert_non_null(strstr(err, "\"text\""));
