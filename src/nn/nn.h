@@ -94,6 +94,7 @@ typedef struct nn_node {
     int nattr;
     nn_attr *attrs;
     int folded; /* computed at load (all inputs constant): its outputs are constants */
+    int fused;  /* merged into a later node at load (nn_fuse.c): never run */
     void *prep; /* kernel data prepared at load (e.g. packed weights); one malloc block */
 } nn_node;
 

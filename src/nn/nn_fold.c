@@ -269,5 +269,5 @@ int nn_model_fold(nn_model *m, char **err) {
             m->vals[i].init.cap = 0;
         }
     free(used);
-    return 0;
+    return nn_model_fuse(m, err);
 }

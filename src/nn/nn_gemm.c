@@ -129,6 +129,7 @@ typedef struct sg {
     const float *A, *B;
     float *C;
     int acc, by_cols;
+    int packed; /* B is already a compact K x 16 panel: no copy */
 } sg;
 
 static void sgemm_plain(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
@@ -210,7 +211,7 @@ sgemm_avx2_panels(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, f
 __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t m0, int64_t m1,
                                                            int64_t n0, int64_t n1) {
     const int64_t K = g->K, lda = g->lda, ldb = g->ldb, ldc = g->ldc;
-    if (m1 - m0 >= 16 && K <= 8192) {
+    if (m1 - m0 >= 16 && K <= 8192 && !g->packed) {
         float *panel = nn_mem_alloc((size_t)K * 16 * sizeof(float));
         if (panel) {
             sgemm_avx2_panels(g, m0, m1, n0, n1, panel);
@@ -336,11 +337,35 @@ void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, cons
                 memset(C + i * ldc, 0, (size_t)N * sizeof *C);
         return;
     }
-    sg g = {M, N, K, lda, ldb, ldc, A, B, C, acc, M < 8};
+    sg g = {M, N, K, lda, ldb, ldc, A, B, C, acc, M < 8, 0};
     int64_t units = g.by_cols ? (N + 15) / 16 : (M + 3) / 4;
     if ((double)M * (double)N * (double)K < 65536)
         nthreads = 1;
     nn_parallel(units, nthreads, sgemm_range, &g);
+}
+
+/* C[M, n0:n1) = A x (s * X)^T, 16 columns at a time: rows n of X are read in order, scaled
+ * and written down a column of a K x 16 panel (L1-sized), which the 4 x 16 kernel then
+ * multiplies. The products are those of MatMul(A, Mul(Transpose(X), s)) in k order. */
+void nn_sgemm_nt_cols(int64_t M, int64_t K, const float *A, int64_t lda, const float *X,
+                      int64_t ldx, float s, float *C, int64_t ldc, int64_t n0, int64_t n1,
+                      float *panel) {
+    for (int64_t j = n0; j < n1; j += 16) {
+        int64_t nb = n1 - j < 16 ? n1 - j : 16;
+        for (int64_t jj = 0; jj < nb; jj++) {
+            const float *x = X + (j + jj) * ldx;
+            for (int64_t k = 0; k < K; k++)
+                panel[k * 16 + jj] = x[k] * s;
+        }
+        sg g = {M, nb, K, lda, 16, ldc, A, panel, C + j, 0, 0, 1};
+#ifdef NN_X86
+        if (use_avx2()) {
+            sgemm_avx2(&g, 0, M, 0, nb);
+            continue;
+        }
+#endif
+        sgemm_plain(&g, 0, M, 0, nb);
+    }
 }
 
 /* ---- integer ----------------------------------------------------------------------------------

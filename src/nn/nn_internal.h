@@ -68,6 +68,11 @@ double nn_get_d(const nn_tensor *t, int64_t i); /* element i as double (float, f
 /* C[M,N] (+)= A[M,K] * B[K,N], row-major with leading dimensions; accumulate when acc. */
 void nn_sgemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
               int64_t ldb, float *C, int64_t ldc, int acc, int nthreads);
+/* C[M, n0:n1) = A[M,K] x (s * X[N,K])^T, X row-major with leading dimension ldx; one thread.
+ * panel: K x 16 floats of scratch. */
+void nn_sgemm_nt_cols(int64_t M, int64_t K, const float *A, int64_t lda, const float *X,
+                      int64_t ldx, float s, float *C, int64_t ldc, int64_t n0, int64_t n1,
+                      float *panel);
 /* C[M,N] int32 = (A[M,K] - za) * (B[K,N] - zb[n]) for uint8 A and uint8/int8 B. zb has N
  * entries (per column) or one (zb_per_col 0). */
 void nn_qgemm(int64_t M, int64_t N, int64_t K, const uint8_t *A, int32_t za, const uint8_t *B,
@@ -96,6 +101,17 @@ typedef struct nn_dqmat {
 } nn_dqmat;
 /* C[M,N] = A[M,K] x dequantised B (fused multiply-add in k order for every column). */
 void nn_sgemm_dq(int64_t M, const float *A, const nn_dqmat *B, float *C, int nthreads);
+
+/* node->prep of a fused attention-score product (nn_fuse.c): MatMul(A, Mul(Transpose(X), S))
+ * run as one node with inputs (A, X, S). */
+typedef struct nn_fused_nt {
+    const nn_attr *perm_attrs; /* the Transpose's attributes (borrowed from the model) */
+    int perm_nattr;
+    int s_first; /* the Mul read S as its first input */
+} nn_fused_nt;
+#define NN_OP_MATMUL_NT "stepd.MatMulTransposedB" /* internal: never in a model file */
+/* Load-time rewrites (after folding): see nn_fuse.c. */
+int nn_model_fuse(nn_model *m, char **err);
 
 /* Builds node->prep for kernels that prepare constant inputs at load (MatMulInteger). */
 int nn_prepare_node(nn_model *m, nn_node *n, char **err);

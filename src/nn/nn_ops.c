@@ -609,6 +609,7 @@ int k_conv(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_instance_norm(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_softmax(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_reduce_mean(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
+int k_matmul_nt(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 
 static int k_if(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)in, (void)nin, (void)out, (void)nout;
@@ -653,10 +654,13 @@ static const nn_kernel KERNELS[] = {
     {"Trilu", k_trilu, 1, 2, 1},
     {"Unsqueeze", k_unsqueeze, 1, 2, 1},
     {"Where", k_where, 3, 3, 1},
+    {NN_OP_MATMUL_NT, k_matmul_nt, 3, 3, 1}, /* internal (nn_fuse.c) */
 };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
 
 int nn_op_lookup(const char *op) {
+    if (strchr(op, '.')) /* internal kernels ("stepd.") are never a model's op */
+        return -1;
     for (int i = 0; i < NKERNELS; i++)
         if (!strcmp(KERNELS[i].op, op))
             return i;

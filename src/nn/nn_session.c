@@ -331,7 +331,7 @@ static int run_graph(nn_session *s, const nn_graph *g, char **err, int depth) {
     for (int i = 0; i < g->nnodes; i++) {
         const nn_node *n = &g->nodes[i];
         nn_kctx k = {n->op, n->name, n->attrs, n->nattr, &s->pool, s->nthreads, err, n->prep};
-        if (n->folded)
+        if (n->folded || n->fused)
             continue;
         if (n->nin > 64 || n->nout > 64)
             return nn_kfail(&k, STEP_EUNSUPPORTED, "more than 64 inputs or outputs");

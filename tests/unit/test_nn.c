@@ -644,6 +644,87 @@ static void test_gemm_kernels(void **state) {
     }
 }
 
+/* The fused attention-score kernel (nn_fuse.c) gives what Transpose -> Mul -> MatMul give,
+ * on ragged shapes, with batch broadcasting, one query row (a decoder step), a non-scalar
+ * scale (the unfused fallback); and the Moonshine decoder's attention gets fused at load. */
+static void count_fused(const nn_graph *g, int *fused, int *nt) {
+    for (int i = 0; i < g->nnodes; i++) {
+        const nn_node *n = &g->nodes[i];
+        *fused += n->fused;
+        *nt += nn_kernel_get(n->op_id) && !strcmp(nn_kernel_get(n->op_id)->op, NN_OP_MATMUL_NT);
+        for (int a = 0; a < n->nattr; a++)
+            if (n->attrs[a].g)
+                count_fused(n->attrs[a].g, fused, nt);
+    }
+}
+
+static void test_fused_attention_scores(void **state) {
+    (void)state;
+    const nn_kernel *nt = NULL;
+    for (int i = 0; nn_kernel_get(i); i++)
+        if (!strcmp(nn_kernel_get(i)->op, NN_OP_MATMUL_NT))
+            nt = nn_kernel_get(i);
+    assert_non_null(nt);
+    assert_int_equal(nn_op_lookup(NN_OP_MATMUL_NT), -1); /* no model file can name it */
+    /* A [b.., M, K], X [b.., N, K] */
+    int64_t cases[][7] = {
+        /* rank, a batch, x batch, M, K, N, scale elements */
+        {4, 8, 8, 1, 36, 901, 1}, {4, 8, 8, 37, 36, 70, 1}, {3, 1, 3, 5, 17, 16, 1},
+        {3, 2, 2, 4, 9, 130, 1},  {3, 2, 2, 3, 5, 6, 6},
+    };
+    uint64_t seed = 5;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int r = (int)cases[c][0];
+        int64_t ad[4] = {1, cases[c][1], cases[c][3], cases[c][4]};
+        int64_t xd[4] = {1, cases[c][2], cases[c][5], cases[c][4]};
+        nn_tensor a = {0}, x = {0}, sc = {0}, t = {0}, u = {0}, want = {0}, got = {0};
+        assert_int_equal(nn_tensor_alloc(&a, NN_F32, r, ad + 4 - r), 0);
+        assert_int_equal(nn_tensor_alloc(&x, NN_F32, r, xd + 4 - r), 0);
+        assert_int_equal(nn_tensor_alloc(&sc, NN_F32, 1, (int64_t[]){cases[c][6]}), 0);
+        nn_ref_fill(&a, &seed, -1, 1);
+        nn_ref_fill(&x, &seed, -1, 1);
+        nn_ref_fill(&sc, &seed, 0.2, 0.6);
+        int64_t perm[4] = {0, 1, 2, 3};
+        perm[r - 2] = r - 1;
+        perm[r - 1] = r - 2;
+        nn_attr pa = {.name = "perm", .type = NN_ATTR_INTS, .n = r, .ints = perm};
+        char *err = NULL;
+        assert_int_equal(nn_op_run("Transpose", &pa, 1, (const nn_tensor *[]){&x}, 1, &t, 1, &err),
+                         0);
+        assert_int_equal(nn_op_run("Mul", NULL, 0, (const nn_tensor *[]){&t, &sc}, 2, &u, 1, &err),
+                         0);
+        assert_int_equal(nn_op_run("MatMul", NULL, 0, (const nn_tensor *[]){&a, &u}, 2, &want, 1,
+                                   &err),
+                         0);
+        nn_fused_nt f = {&pa, 1, 0};
+        nn_kctx k = {NN_OP_MATMUL_NT, "fused", NULL, 0, NULL, 2, &err, &f};
+        nn_tensor *outs[1] = {&got};
+        assert_int_equal(nt->fn(&k, (const nn_tensor *[]){&a, &x, &sc}, 3, outs, 1), 0);
+        assert_int_equal(got.ndim, want.ndim);
+        for (int d = 0; d < got.ndim; d++)
+            assert_int_equal(got.dims[d], want.dims[d]);
+        double md = nn_ref_maxdiff(&got, &want);
+        assert_true(md >= 0 && md < 1e-5);
+        nn_tensor *all[] = {&a, &x, &sc, &t, &u, &want, &got};
+        for (size_t i = 0; i < 7; i++)
+            nn_tensor_free(all[i]);
+    }
+    char path[1100];
+    if (!have_model("decoder_model_merged.onnx", path, sizeof path))
+        return;
+    nn_model *m = NULL;
+    char *err = NULL;
+    if (nn_onnx_load_file(path, 0, &m, &err) != 0)
+        fail_msg("%s", err);
+    int fused = 0, n_nt = 0;
+    count_fused(&m->main, &fused, &n_nt);
+    print_message("decoder: %d attention-score products fused (%d nodes no longer run)\n", n_nt,
+                  fused);
+    assert_true(n_nt >= 18); /* 6 layers: self + cross attention in the cached branch, ... */
+    assert_int_equal(fused, 2 * n_nt);
+    nn_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_reader_bounds),
@@ -651,6 +732,7 @@ int main(void) {
         cmocka_unit_test(test_bad_models_fail_cleanly),
         cmocka_unit_test(test_ops_match_onnxruntime),
         cmocka_unit_test(test_gemm_kernels),
+        cmocka_unit_test(test_fused_attention_scores),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
         cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
         cmocka_unit_test(test_moonshine_missing_model_names_installer),
