@@ -74,11 +74,21 @@ const char *step_err_name(int err);
 
 typedef struct step_ctx step_ctx; /* opaque; valid only during the handler call */
 
-/* Emits `data` on `topic`. The event is durably queued when this returns 0. Steals `data`
- * (NULL means {}). Fails with STEP_EUNDECLARED if the step's config does not list the topic. */
+/* Writes (emits and state writes) are applied in the order the handler makes them, without
+ * the handler waiting for each commit: they are durable, and visible to other handlers, within
+ * a commit (milliseconds), and the runtime waits for all of them before the run counts as done:
+ * an API response is sent, and an event acknowledged, only once every write of the handler has
+ * committed. If one fails, the API answers 500 and the event is retried (dead-lettered after
+ * its last attempt) like a failed handler. A handler reads its own writes (a read after a write
+ * waits for it). step_flush waits for the writes so far, e.g. before an irreversible side
+ * effect; it returns the first write error, or 0. */
+int step_flush(step_ctx *ctx);
+
+/* Emits `data` on `topic` (one queued delivery per subscribing step). Steals `data` (NULL
+ * means {}). Fails at once with STEP_EUNDECLARED if the step's config does not list the topic. */
 int step_emit(step_ctx *ctx, const char *topic, json_t *data);
 
-/* State: JSON values under (group, key). Writes are durable when they return 0. */
+/* State: JSON values under (group, key). */
 int step_state_get(step_ctx *ctx, const char *group, const char *key, json_t **out); /* new ref */
 int step_state_set(step_ctx *ctx, const char *group, const char *key, json_t *value); /* borrows */
 int step_state_delete(step_ctx *ctx, const char *group, const char *key);

@@ -29,9 +29,15 @@ int step_emit(step_ctx *ctx, const char *topic, json_t *data) {
     json_decref(data);
     if (!text)
         return STEP_ENOMEM;
-    int rc = runtime_emit(ctx->rt, ctx->reg, ctx->step, topic, text, ctx->trace_id);
+    int rc = runtime_emit(ctx->rt, ctx->reg, ctx->step, topic, text, ctx->trace_id, ctx->tx);
     free(text);
     return rc;
+}
+
+int step_flush(step_ctx *ctx) {
+    if (!ctx)
+        return STEP_EINVAL;
+    return ctx->tx ? txn_sync(ctx->tx) : 0;
 }
 
 static int bad_key(const char *group, const char *key) {
@@ -42,6 +48,8 @@ int step_state_get(step_ctx *ctx, const char *group, const char *key, json_t **o
     *out = NULL;
     if (!ctx || bad_key(group, key) || !key)
         return STEP_EINVAL;
+    if (ctx->tx)
+        txn_sync(ctx->tx); /* read your own writes */
     char *text = NULL;
     int rc = ctx->rt->state->ops->get(ctx->rt->state, group, key, &text);
     if (rc)
@@ -57,7 +65,13 @@ int step_state_set(step_ctx *ctx, const char *group, const char *key, json_t *va
     char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text)
         return STEP_ENOMEM;
-    int rc = ctx->rt->state->ops->set(ctx->rt->state, group, key, text, strlen(text));
+    int rc;
+    if (ctx->tx) {
+        store_write *w = store_write_state(SW_SET, group, key, text, strlen(text));
+        rc = w ? txn_write(ctx->tx, w) : STEP_ENOMEM;
+    } else {
+        rc = ctx->rt->state->ops->set(ctx->rt->state, group, key, text, strlen(text));
+    }
     free(text);
     return rc;
 }
@@ -65,6 +79,10 @@ int step_state_set(step_ctx *ctx, const char *group, const char *key, json_t *va
 int step_state_delete(step_ctx *ctx, const char *group, const char *key) {
     if (!ctx || bad_key(group, key) || !key)
         return STEP_EINVAL;
+    if (ctx->tx) {
+        store_write *w = store_write_state(SW_DEL, group, key, NULL, 0);
+        return w ? txn_write(ctx->tx, w) : STEP_ENOMEM;
+    }
     return ctx->rt->state->ops->del(ctx->rt->state, group, key);
 }
 
@@ -72,6 +90,8 @@ int step_state_get_group(step_ctx *ctx, const char *group, json_t **out) {
     *out = NULL;
     if (!ctx || bad_key(group, NULL))
         return STEP_EINVAL;
+    if (ctx->tx)
+        txn_sync(ctx->tx); /* read your own writes */
     state_item *items = NULL;
     size_t n = 0;
     int rc = ctx->rt->state->ops->get_group(ctx->rt->state, group, &items, &n);
@@ -91,6 +111,10 @@ int step_state_get_group(step_ctx *ctx, const char *group, json_t **out) {
 int step_state_clear(step_ctx *ctx, const char *group) {
     if (!ctx || bad_key(group, NULL))
         return STEP_EINVAL;
+    if (ctx->tx) {
+        store_write *w = store_write_state(SW_CLEAR, group, NULL, NULL, 0);
+        return w ? txn_write(ctx->tx, w) : STEP_ENOMEM;
+    }
     return ctx->rt->state->ops->clear(ctx->rt->state, group);
 }
 

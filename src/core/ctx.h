@@ -14,6 +14,7 @@ struct step_ctx {
     const char *trace_id;
     const char *event_id;
     int attempt;
+    txn *tx; /* the run's writes; NULL: each write is durable when it returns */
 };
 
 #endif

@@ -40,6 +40,7 @@ typedef enum job_kind {
 } job_kind;
 
 struct http_job {
+    txn tx; /* the handler's writes: the response waits for them */
     http_server *srv;
     runtime *rt;
     registry *reg;
@@ -143,6 +144,9 @@ static void send_json(h2o_req_t *req, int status, const char *body, size_t len,
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-trace-id"), 0, NULL,
                               id.base, id.len);
     }
+    /* h2o_send_inline leaves the length unset, and HTTP/1.1 then delimits the body by closing
+     * the connection: say it, so keep-alive connections stay open */
+    req->res.content_length = body ? len : 0;
     h2o_send_inline(req, body ? body : "", body ? len : 0);
 }
 
@@ -282,7 +286,8 @@ static void run_api(http_job *j) {
             goto out;
         }
     }
-    step_ctx ctx = {.rt = j->rt, .reg = j->reg, .step = s, .trace_id = j->trace_id, .attempt = 1};
+    step_ctx ctx = {.rt = j->rt, .reg = j->reg, .step = s, .trace_id = j->trace_id, .attempt = 1,
+                    .tx = &j->tx};
     for (int i = 0; s->mw && s->mw[i]; i++) {
         int rc = s->mw[i](&ctx, &req, &res);
         if (rc == STEP_DONE)
@@ -391,7 +396,7 @@ static void run_admin(http_job *j) {
         } else {
             char *text = json_dumps(data ? data : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
             const topic_subs *subs = registry_subscribers(j->reg, topic);
-            int rc = text ? runtime_emit(j->rt, j->reg, NULL, topic, text, j->trace_id)
+            int rc = text ? runtime_emit(j->rt, j->reg, NULL, topic, text, j->trace_id, NULL)
                           : STEP_ENOMEM;
             free(text);
             if (rc)
@@ -440,13 +445,33 @@ static void run_admin(http_job *j) {
     json_decref(body);
 }
 
+/* The handler's state writes and emits are durable (or failed): now the client may know. */
+static void api_end(txn *t, int rc) {
+    http_job *j = t->owner;
+    if (rc) {
+        json_t *f = json_pack("{s:s, s:s}", "requestId", j->request_id, "error", step_strerror(rc));
+        log_write(STEP_LOG_ERROR, j->step->name, j->trace_id,
+                  "a state write or emit of the handler failed", f);
+        json_decref(f);
+        free(j->resp_body);
+        j->resp_body = NULL;
+        json_decref(j->resp_headers);
+        j->resp_headers = NULL;
+        respond_error(j, 500, "internal error: a state write or emit failed", NULL);
+    }
+    job_done(j);
+}
+
 static void job_run(void *arg) {
     http_job *j = arg;
-    if (j->kind == JOB_API)
+    if (j->kind == JOB_API) {
+        txn_init(&j->tx, j->rt, j, j->step->name, j->trace_id);
         run_api(j);
-    else
+        txn_end(&j->tx, NULL, api_end);
+    } else {
         run_admin(j);
-    job_done(j);
+        job_done(j);
+    }
 }
 
 /* ---- accepting (loop thread) ---------------------------------------------------------- */

@@ -29,6 +29,8 @@
 #include "store/stores.h"
 
 struct running_event {
+    txn tx; /* the handler run's writes */
+    int failed; /* the handler failed: its end is a retry or bury */
     runtime *rt;
     registry *reg;
     step_def *step;
@@ -64,8 +66,23 @@ static void dispatcher_kick(runtime *rt) {
     pthread_mutex_unlock(&rt->disp_mu);
 }
 
+/* After the messages of an emit have committed: the dispatcher may claim them. */
+static void emit_done(store_write *w, int rc) {
+    runtime *rt = w->arg;
+    const topic_subs *subs = w->arg2;
+    if (rc) {
+        json_t *f = json_pack("{s:s, s:s}", "topic", w->msgs[0].topic, "error", step_strerror(rc));
+        log_write(STEP_LOG_ERROR, NULL, w->msgs[0].trace_id, "emit failed", f);
+        json_decref(f);
+        return;
+    }
+    for (int i = 0; i < subs->n; i++)
+        atomic_store(&subs->steps[i]->dirty, 1);
+    dispatcher_kick(rt);
+}
+
 int runtime_emit(runtime *rt, registry *reg, const step_def *from, const char *topic,
-                 const char *data, const char *trace_id) {
+                 const char *data, const char *trace_id, txn *t) {
     if (from && !step_def_emits(from, topic))
         return STEP_EUNDECLARED;
     const topic_subs *subs = registry_subscribers(reg, topic);
@@ -102,15 +119,28 @@ int runtime_emit(runtime *rt, registry *reg, const step_def *from, const char *t
             .created_ms = now,
         };
     }
-    int rc = rt->q->ops->push(rt->q, msgs, (size_t)subs->n);
+    int rc;
+    if (t) { /* the run's registry reference keeps `subs` alive until the run ends */
+        store_write *w = store_write_push(msgs, (size_t)subs->n);
+        if (w) {
+            w->done = emit_done;
+            w->arg = rt;
+            w->arg2 = (void *)subs;
+        }
+        rc = w ? txn_write(t, w) : STEP_ENOMEM; /* emit_done logs a failure */
+    } else {
+        rc = rt->q->ops->push(rt->q, msgs, (size_t)subs->n);
+    }
     if (msgs != stack_msgs)
         free(msgs);
     if (ids != stack_ids)
         free(ids);
-    if (rc) {
-        json_t *f = json_pack("{s:s, s:s}", "topic", topic, "error", step_strerror(rc));
-        log_write(STEP_LOG_ERROR, from ? from->name : NULL, trace_id, "emit failed", f);
-        json_decref(f);
+    if (t || rc) {
+        if (rc && !t) {
+            json_t *f = json_pack("{s:s, s:s}", "topic", topic, "error", step_strerror(rc));
+            log_write(STEP_LOG_ERROR, from ? from->name : NULL, trace_id, "emit failed", f);
+            json_decref(f);
+        }
         return rc;
     }
     for (int i = 0; i < subs->n; i++)
@@ -129,24 +159,39 @@ static int64_t backoff_delay(const step_def *s, int attempt) {
     return (int64_t)(base * jitter);
 }
 
-/* Records a failed attempt: retry later, or dead-letter after the last one. */
-static void event_failed(runtime *rt, step_def *s, queue_msg *m, const char *error, int final) {
+/* The write that records a failed attempt: retry later, or dead-letter after the last one. */
+static store_write *failure_write(step_def *s, queue_msg *m, const char *error, int final) {
     int attempt = m->attempt + 1;
     json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:i}", "eventId", m->event_id, "topic", m->topic,
                           "error", error, "attempt", attempt, "maxAttempts", s->max_attempts);
-    int rc;
+    store_write *w;
     if (final || attempt >= s->max_attempts) {
-        rc = rt->q->ops->bury(rt->q, m->id, error);
+        w = store_write_end(SW_BURY, m->id, SW_BURY, 0, error);
         log_write(STEP_LOG_ERROR, s->name, m->trace_id, "event moved to the dead-letter queue", f);
     } else {
         int64_t delay = backoff_delay(s, attempt);
         json_object_set_new(f, "retryInMs", json_integer(delay));
-        rc = rt->q->ops->retry(rt->q, m->id, queue_now_ms() + delay, error);
+        w = store_write_end(SW_RETRY, m->id, SW_RETRY, queue_now_ms() + delay, error);
         log_write(STEP_LOG_WARN, s->name, m->trace_id, "event handler failed, will retry", f);
     }
-    if (rc && rc != STEP_ENOTFOUND)
-        log_write(STEP_LOG_ERROR, s->name, m->trace_id, "queue update failed", NULL);
     json_decref(f);
+    return w;
+}
+
+/* The write that ends a successful attempt: an ack, which the store turns into a retry (or a
+ * bury after the last attempt) if a state write or emit of the run failed. */
+static store_write *success_write(step_def *s, queue_msg *m) {
+    int attempt = m->attempt + 1;
+    return store_write_end(SW_ACK, m->id, attempt >= s->max_attempts ? SW_BURY : SW_RETRY,
+                           queue_now_ms() + backoff_delay(s, attempt),
+                           "a state write or emit of the handler failed");
+}
+
+/* Records a failed attempt at once (the dispatcher, for a handler past its deadline). */
+static void event_failed(runtime *rt, step_def *s, queue_msg *m, const char *error, int final) {
+    store_write *w = failure_write(s, m, error, final);
+    if (!w || store_write_apply(rt->state, rt->q, w))
+        log_write(STEP_LOG_ERROR, s->name, m->trace_id, "queue update failed", NULL);
 }
 
 static void running_unlink(runtime *rt, running_event *ev) {
@@ -159,6 +204,25 @@ static void running_unlink(runtime *rt, running_event *ev) {
     ev->prev = ev->next = NULL;
 }
 
+/* The run's writes and its ack/retry/bury are applied: the event is done with. */
+static void event_job_end(txn *t, int rc) {
+    running_event *ev = t->owner;
+    runtime *rt = ev->rt;
+    if (rc && !ev->timed_out) {
+        json_t *f = json_pack("{s:s, s:s}", "eventId", ev->msg.event_id, "error", step_strerror(rc));
+        log_write(STEP_LOG_ERROR, ev->step->name, ev->msg.trace_id,
+                  "a write of the handler failed: the event will be delivered again", f);
+        json_decref(f);
+    }
+    int kick = rc || ev->failed; /* a retry is due later: the dispatcher re-reads due times */
+    queue_msg_clear(&ev->msg);
+    registry_unref(ev->reg);
+    free(ev);
+    if (kick)
+        dispatcher_kick(rt);
+    runtime_job_end(rt);
+}
+
 static void event_job_run(void *arg) {
     running_event *ev = arg;
     runtime *rt = ev->rt;
@@ -167,6 +231,7 @@ static void event_job_run(void *arg) {
     char error[512] = "";
     int final = 0;
     json_error_t je;
+    txn_init(&ev->tx, rt, ev, s->name, m->trace_id);
     json_t *input = json_loads(m->data ? m->data : "null", JSON_DECODE_ANY, &je);
     int rc = 0;
     if (!input) {
@@ -180,7 +245,7 @@ static void event_job_run(void *arg) {
             final = 1;
         } else {
             step_ctx ctx = {.rt = rt, .reg = ev->reg, .step = s, .trace_id = m->trace_id,
-                            .event_id = m->event_id, .attempt = m->attempt + 1};
+                            .event_id = m->event_id, .attempt = m->attempt + 1, .tx = &ev->tx};
             rc = s->on_event(&ctx, input);
             if (rc && s->lang != LANG_C && script_last_error()[0])
                 snprintf(error, sizeof(error), "%s", script_last_error()); /* what was thrown */
@@ -195,22 +260,19 @@ static void event_job_run(void *arg) {
     if (!timed_out)
         running_unlink(rt, ev);
     pthread_mutex_unlock(&rt->disp_mu);
+    store_write *last = NULL;
     if (!timed_out) {
-        if (!error[0]) {
-            int arc = rt->q->ops->ack(rt->q, m->id);
-            if (arc && arc != STEP_ENOTFOUND)
-                log_write(STEP_LOG_ERROR, s->name, m->trace_id, "ack failed", NULL);
-        } else {
-            event_failed(rt, s, m, error, final);
-        }
+        ev->failed = error[0] != 0;
+        last = error[0] ? failure_write(s, m, error, final) : success_write(s, m);
+        if (!last)
+            log_write(STEP_LOG_ERROR, s->name, m->trace_id,
+                      "out of memory ending the event: it will be delivered again", NULL);
         atomic_fetch_sub(&s->inflight, 1);
         atomic_store(&s->dirty, 1);
+        dispatcher_kick(rt); /* a slot is free */
     }
-    queue_msg_clear(m);
-    registry_unref(ev->reg);
-    free(ev);
-    dispatcher_kick(rt);
-    runtime_job_end(rt);
+    /* the timed-out run's attempt was recorded by the dispatcher; still wait for its writes */
+    txn_end(&ev->tx, last, event_job_end);
 }
 
 /* Called with disp_mu held: fails handlers past their deadline and frees their slots. The
@@ -337,25 +399,39 @@ static void *dispatcher_main(void *arg) {
 /* ---- cron ----------------------------------------------------------------------------- */
 
 typedef struct cron_job {
+    txn tx;
+    char trace[33];
     runtime *rt;
     registry *reg;
     step_def *step;
 } cron_job;
 
+static void cron_job_end(txn *t, int rc) {
+    cron_job *j = t->owner;
+    if (rc) {
+        json_t *f = json_pack("{s:s}", "error", step_strerror(rc));
+        log_write(STEP_LOG_ERROR, j->step->name, j->trace, "a write of the cron handler failed", f);
+        json_decref(f);
+    }
+    runtime *rt = j->rt;
+    registry_unref(j->reg);
+    free(j);
+    runtime_job_end(rt);
+}
+
 static void cron_job_run(void *arg) {
     cron_job *j = arg;
-    char trace[33];
-    runtime_new_id(trace);
-    step_ctx ctx = {.rt = j->rt, .reg = j->reg, .step = j->step, .trace_id = trace, .attempt = 1};
+    runtime_new_id(j->trace);
+    txn_init(&j->tx, j->rt, j, j->step->name, j->trace);
+    step_ctx ctx = {.rt = j->rt, .reg = j->reg, .step = j->step, .trace_id = j->trace,
+                    .attempt = 1, .tx = &j->tx};
     int rc = j->step->on_cron(&ctx);
     if (rc) {
         json_t *f = json_pack("{s:i}", "rc", rc);
-        log_write(STEP_LOG_ERROR, j->step->name, trace, "cron handler failed", f);
+        log_write(STEP_LOG_ERROR, j->step->name, j->trace, "cron handler failed", f);
         json_decref(f);
     }
-    registry_unref(j->reg);
-    runtime_job_end(j->rt);
-    free(j);
+    txn_end(&j->tx, NULL, cron_job_end);
 }
 
 static void cron_arm(cron_timer *ct, const step_def *s);
@@ -629,6 +705,8 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
         }
         sqlite_store_opts so = {.path = cfg->store_path, .fsync = cfg->fsync};
         rc = sqlite_store_open(&so, &rt->state, &rt->q);
+        /* state and queue share one database, so its writer orders writes of both */
+        rt->async_writes = rc == 0 && rt->q->ops->write_async != NULL;
     }
     if (rc) {
         if (asprintf(err, "%s: cannot open the store: %s", cfg->store_path, step_strerror(rc)) < 0)

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/pool.h"
 #include "core/registry.h"
+#include "core/txn.h"
 #include "lang/cstep.h"
 #include "lang/script.h"
 #include "store/queue.h"
@@ -41,6 +42,7 @@ struct runtime {
     pool *event_workers; /* event handlers: a flood of requests never starves the queue */
     state_store *state;
     queue *q;
+    int async_writes; /* q->ops->write_async applies state writes too (one store behind both) */
     cstep_opts copts;
     char include_dir[4096];
 
@@ -86,9 +88,11 @@ registry *runtime_registry(runtime *rt);
 
 /* Emits an event: one durable queue message per subscriber of `topic`, then wakes the
  * dispatcher. `data` is JSON text. `from` (may be NULL for the CLI/admin API) must declare
- * the topic. Returns 0, STEP_EUNDECLARED, or a store error. */
+ * the topic. With a handler run `t`, the messages are written as part of the run (durable
+ * when it ends; see txn.h); without, they are durable when this returns. Returns 0,
+ * STEP_EUNDECLARED, or a store error. */
 int runtime_emit(runtime *rt, registry *reg, const step_def *from, const char *topic,
-                 const char *data, const char *trace_id);
+                 const char *data, const char *trace_id, txn *t);
 
 /* Job accounting for graceful shutdown. */
 void runtime_job_begin(runtime *rt);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 typedef struct queue queue;
+typedef struct store_write store_write; /* store/write.h */
 
 typedef struct queue_msg {
     char *id;         /* unique per delivery; push generates one when NULL */
@@ -78,6 +79,10 @@ typedef struct queue_ops {
      * attempt = 0 and due now; *replayed counts them. */
     int (*dlq_replay)(queue *q, const char *id, size_t *replayed);
     int (*counts)(queue *q, queue_counts *c);
+    /* Optional (NULL when the adapter has none): queues w, a state or queue write, to be
+     * applied after every write queued before it, and returns at once; see store/write.h.
+     * On 0 the adapter owns w; on an error (STEP_ECLOSED) the caller still does. */
+    int (*write_async)(queue *q, store_write *w);
     void (*close)(queue *q); /* frees q */
 } queue_ops;
 

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "store/stores.h"
+#include "store/write.h"
 
 /* The columns of a message row, in the order sq_row_to_msg reads them. */
 #define MSG_COLS                                                                                   \
@@ -84,6 +85,7 @@ typedef struct wreq {
     queue_msg *out; /* claim results */
     int rc;
     atomic_int done; /* REQ_*; the writer sets DONE after rc and out */
+    store_write *w;  /* an asynchronous write (the wreq is then malloc'ed and nobody waits) */
 } wreq;
 
 enum { REQ_PENDING, REQ_SLEEPING, REQ_DONE };
@@ -151,6 +153,7 @@ int sq_prepare_writes(sq_db *db);  /* prepares db->ws on db->wdb */
 void *sq_writer_main(void *db);    /* the thread; returns when stopping and drained */
 void sq_writer_stop(sq_db *db);    /* asks it to drain and stop (then join it) */
 int sq_submit(sq_db *db, wreq *r); /* blocks until r's transaction committed or failed */
+int sq_submit_async(sq_db *db, store_write *w); /* queues w; see store/write.h */
 int sq_writer_idle(sq_db *db);     /* nothing queued and the writer asleep: a hint */
 
 /* Drops one handle (state or queue); the last one closes the database. */

@@ -366,6 +366,10 @@ static void sq_queue_close(queue *q) {
         sq_db_unref(DB_OF_QUEUE(q));
 }
 
+static int sq_write_async(queue *q, store_write *w) {
+    return sq_submit_async(DB_OF_QUEUE(q), w);
+}
+
 const queue_ops sq_queue_ops = {
     .name = "sqlite",
     .push = sq_push,
@@ -378,5 +382,6 @@ const queue_ops sq_queue_ops = {
     .dlq_list = sq_dlq_list,
     .dlq_replay = sq_dlq_replay,
     .counts = sq_counts,
+    .write_async = sq_write_async,
     .close = sq_queue_close,
 };

@@ -14,6 +14,11 @@
  * write connection (held under wconn_mu, which the writer also takes per batch): a lone writer
  * then pays no thread hand-off, and as soon as writes overlap they are batched again.
  *
+ * Asynchronous writes (store/write.h, sq_submit_async) join the same inbox in a malloc'ed
+ * request nobody waits on: the writer runs them in order with the rest and, after the commit,
+ * calls their `done` and frees them. Handlers use them so a handler thread never sleeps on a
+ * commit (see docs/store.md).
+ *
  * On few cores the callers released by one commit may not have run yet when the writer looks
  * for the next batch; it yields briefly (at most 100 us) until as many requests are queued as
  * it just released, so one commit keeps serving them all.
@@ -272,8 +277,33 @@ static int run_op(sq_db *db, wreq *r) {
     return STEP_EINVAL;
 }
 
+/* An asynchronous write: the same ops, plus the ACK fallback of write.h. */
+static int run_async(sq_db *db, wreq *r) {
+    store_write *w = r->w;
+    store_write_op op = w->op;
+    if (op == SW_ACK && w->failed && atomic_load(w->failed))
+        op = w->fallback;
+    static const enum wop map[] = {[SW_SET] = OP_SET,     [SW_DEL] = OP_DEL,
+                                   [SW_CLEAR] = OP_CLEAR, [SW_PUSH] = OP_PUSH,
+                                   [SW_ACK] = OP_ACK,     [SW_RETRY] = OP_RETRY,
+                                   [SW_BURY] = OP_BURY};
+    if (op == SW_MARK)
+        return 0;
+    wreq t = {.op = map[op], .group = w->group, .key = w->key, .value = w->value ? w->value : "",
+              .len = w->len, .msgs = w->msgs, .n = w->n, .id = w->id, .error = w->error,
+              .due_ms = w->due_ms};
+    int rc = run_op(db, &t);
+    /* a delivery that is already gone (a timeout re-queued it) is not the handler's failure */
+    if (rc == STEP_ENOTFOUND && (op == SW_ACK || op == SW_RETRY || op == SW_BURY))
+        rc = 0;
+    store_write_failed(w, rc);
+    return rc;
+}
+
 static void fail_batch(wreq *batch, int err) {
     for (wreq *r = batch; r; r = r->next) {
+        if (r->w)
+            store_write_failed(r->w, err);
         if (r->op == OP_CLAIM && r->rc == 0) {
             queue_msgs_free(r->out, r->n);
             r->out = NULL;
@@ -292,7 +322,7 @@ static void run_batch(sq_db *db, wreq *batch) {
         return;
     }
     for (wreq *r = batch; r; r = r->next)
-        r->rc = run_op(db, r);
+        r->rc = r->w ? run_async(db, r) : run_op(db, r);
     if (sqlite3_get_autocommit(db->wdb)) { /* SQLite rolled the transaction back */
         fail_batch(batch, STEP_EIO);
         return;
@@ -325,10 +355,17 @@ static int inbox_len(wreq *r, int cap) {
     return n;
 }
 
-/* Tells the caller of r its result. r may vanish as soon as `done` reads DONE. */
-static void complete(wreq *r) {
+/* Tells the caller of r its result (r may vanish as soon as `done` reads DONE), or finishes an
+ * asynchronous write. Returns 1 when a caller was waiting. */
+static int complete(wreq *r) {
+    if (r->w) {
+        store_write_finish(r->w, r->rc);
+        free(r);
+        return 0;
+    }
     if (atomic_exchange(&r->done, REQ_DONE) == REQ_SLEEPING)
         futex_wake(&r->done);
+    return 1;
 }
 
 void *sq_writer_main(void *p) {
@@ -375,8 +412,7 @@ void *sq_writer_main(void *p) {
             pthread_mutex_unlock(&db->wconn_mu);
             for (wreq *r = batch; r;) {
                 wreq *next = r->next;
-                complete(r);
-                expect++;
+                expect += complete(r);
                 r = next;
             }
         }
@@ -384,7 +420,15 @@ void *sq_writer_main(void *p) {
     return NULL;
 }
 
-/* Hands r to the writer and blocks until its transaction has committed (or failed). */
+static void inbox_push(sq_db *db, wreq *r) {
+    wreq *head = atomic_load(&db->inbox);
+    do
+        r->next = head;
+    while (!atomic_compare_exchange_weak(&db->inbox, &head, r));
+    if (atomic_exchange(&db->wstate, 0) == 1)
+        futex_wake(&db->wstate);
+}
+
 int sq_writer_idle(sq_db *db) {
     return atomic_load(&db->wstate) == 1 && !atomic_load(&db->inbox);
 }
@@ -403,12 +447,8 @@ int sq_submit(sq_db *db, wreq *r) {
         return r->rc;
     }
     atomic_init(&r->done, REQ_PENDING);
-    wreq *head = atomic_load(&db->inbox);
-    do
-        r->next = head;
-    while (!atomic_compare_exchange_weak(&db->inbox, &head, r));
-    if (atomic_exchange(&db->wstate, 0) == 1)
-        futex_wake(&db->wstate);
+    r->w = NULL;
+    inbox_push(db, r);
     int expected = REQ_PENDING;
     if (atomic_compare_exchange_strong(&r->done, &expected, REQ_SLEEPING))
         expected = REQ_SLEEPING;
@@ -417,6 +457,17 @@ int sq_submit(sq_db *db, wreq *r) {
         expected = atomic_load(&r->done);
     }
     return r->rc;
+}
+
+int sq_submit_async(sq_db *db, store_write *w) {
+    if (atomic_load(&db->stopping))
+        return STEP_ECLOSED;
+    wreq *r = calloc(1, sizeof(*r));
+    if (!r)
+        return STEP_ENOMEM;
+    r->w = w;
+    inbox_push(db, r);
+    return 0;
 }
 
 void sq_writer_stop(sq_db *db) {

@@ -22,6 +22,7 @@
 #include <stepd/step.h>
 
 #include "store/stores.h"
+#include "store/write.h"
 
 typedef struct fixture {
     int sqlite;
@@ -840,6 +841,109 @@ static void test_sqlite_crash_keeps_acknowledged_writes(void **state) {
     assert_true(states > 0 && msgs > 0);
 }
 
+
+/* ---- asynchronous writes (store/write.h) ----------------------------------------------------- */
+
+typedef struct waitmark {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int order[16], n; /* the order in which `done` callbacks ran */
+} waitmark;
+
+static void note_done(store_write *w, int rc) {
+    (void)rc;
+    waitmark *m = w->arg;
+    pthread_mutex_lock(&m->mu);
+    if (m->n < 16)
+        m->order[m->n++] = (int)(intptr_t)w->arg2;
+    if (w->op == SW_MARK)
+        m->done = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Submits w the way the runtime does: asynchronously when the adapter can, else at once. */
+static int submit(fixture *f, store_write *w, atomic_int *failed, waitmark *m, int tag) {
+    w->failed = failed;
+    w->done = note_done;
+    w->arg = m;
+    w->arg2 = (void *)(intptr_t)tag;
+    if (f->q->ops->write_async) {
+        int rc = f->q->ops->write_async(f->q, w);
+        if (rc)
+            store_write_finish(w, rc);
+        return rc;
+    }
+    return store_write_apply(f->s, f->q, w);
+}
+
+static void drain(fixture *f, waitmark *m) {
+    m->done = 0;
+    assert_int_equal(submit(f, store_write_mark(), NULL, m, 99), 0);
+    pthread_mutex_lock(&m->mu);
+    while (!m->done)
+        pthread_cond_wait(&m->cv, &m->mu);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void test_async_writes_order_and_ack_fallback(void **state) {
+    fixture *f = *state;
+    waitmark m = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    atomic_int failed = 0;
+    /* a run's writes land in order; callbacks run in order, after the writes */
+    submit(f, store_write_state(SW_SET, "g", "k", "1", 1), &failed, &m, 1);
+    submit(f, store_write_state(SW_DEL, "g", "k", NULL, 0), &failed, &m, 2);
+    submit(f, store_write_state(SW_SET, "g", "k", "{\"v\":3}", 7), &failed, &m, 3);
+    submit(f, store_write_state(SW_SET, "g", "other", "4", 1), &failed, &m, 4);
+    submit(f, store_write_state(SW_CLEAR, "h", NULL, NULL, 0), &failed, &m, 5);
+    queue_msg msg = mk("m1", "s1", "{\"x\":1}");
+    submit(f, store_write_push(&msg, 1), &failed, &m, 6);
+    drain(f, &m);
+    assert_int_equal(m.n, 7);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(m.order[i], i < 6 ? i + 1 : 99);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_value(f->s, "g", "k", "{\"v\":3}");
+    assert_value(f->s, "g", "other", "4");
+
+    queue_msg *got;
+    size_t n;
+    assert_int_equal(f->q->ops->claim(f->q, "s1", queue_now_ms(), 30000, 10, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].data, "{\"x\":1}");
+    queue_msgs_free(got, n);
+
+    /* a write of the run fails (a duplicate message id): its ack becomes the fallback retry */
+    submit(f, store_write_push(&msg, 1), &failed, &m, 7);
+    submit(f, store_write_end(SW_ACK, "m1", SW_RETRY, queue_now_ms() + 60000, "a write failed"),
+           &failed, &m, 8);
+    drain(f, &m);
+    assert_int_not_equal(atomic_load(&failed), 0);
+    queue_counts c;
+    assert_int_equal(f->q->ops->counts(f->q, &c), 0);
+    assert_int_equal(c.ready, 1); /* retried: ready again, due in a minute */
+    assert_int_equal(c.leased, 0);
+    assert_int_equal(f->q->ops->claim(f->q, "s1", queue_now_ms(), 30000, 10, &got, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(
+        f->q->ops->claim(f->q, "s1", queue_now_ms() + 120000, 30000, 10, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempt, 1);
+    assert_string_equal(got[0].last_error, "a write failed");
+    queue_msgs_free(got, n);
+
+    /* the next attempt's writes all land: the ack acknowledges */
+    atomic_int ok = 0;
+    submit(f, store_write_state(SW_SET, "g", "k", "5", 1), &ok, &m, 9);
+    submit(f, store_write_end(SW_ACK, "m1", SW_BURY, 0, "unused"), &ok, &m, 10);
+    drain(f, &m);
+    assert_int_equal(atomic_load(&ok), 0);
+    assert_int_equal(f->q->ops->counts(f->q, &c), 0);
+    assert_int_equal(c.ready + c.leased + c.dead, 0);
+    assert_value(f->s, "g", "k", "5");
+}
+
 #define CONTRACT(setup)                                                                            \
     cmocka_unit_test_setup_teardown(test_state_get_set_overwrite_delete, setup, teardown),         \
         cmocka_unit_test_setup_teardown(test_state_roundtrips_unicode_and_quotes, setup,           \
@@ -855,7 +959,8 @@ static void test_sqlite_crash_keeps_acknowledged_writes(void **state) {
         cmocka_unit_test_setup_teardown(test_queue_bury_list_replay, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_queue_release_and_next_due, setup, teardown),         \
         cmocka_unit_test_setup_teardown(test_queue_claim_order_is_due_then_push, setup, teardown), \
-        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),                 \
+        cmocka_unit_test_setup_teardown(test_async_writes_order_and_ack_fallback, setup, teardown)
 
 int main(void) {
     const struct CMUnitTest memory[] = {CONTRACT(setup_memory)};
