@@ -1,2 +1,3 @@
-# text module: language id (libexttextcat), Pattern's pickled tagger model (zlib)
-PKGS += libexttextcat zlib
+# text module: Pattern's pickled tagger model (zlib). Language fingerprints are data files
+# (libexttextcat-data), read by src/ai/text_lang.c: no library.
+PKGS += zlib

@@ -5,8 +5,8 @@
  * (Pattern-compatible tokenizer and sentence splitter), text_sentiment.c (Pattern's sentiment
  * lexicon and scoring), text_pickle.c (reader for Pattern's pickled perceptron), text_tagger.c
  * (POS tagger: lexicon + perceptron + named-entity list), text_readability.c, text_lang.c
- * (libexttextcat), text_extract.c (noun phrases, key phrases, entities, summary) and text.c
- * (loading, the public API, the JSON analysis).
+ * (n-gram language id over libexttextcat-data's fingerprints), text_extract.c (noun phrases, key
+ * phrases, entities, summary) and text.c (loading, the public API, the JSON analysis).
  */
 #ifndef STEPD_TEXT_INTERNAL_H
 #define STEPD_TEXT_INTERNAL_H

@@ -1,101 +1,278 @@
 /*
- * text_lang.c — language identification with libexttextcat (Debian: libexttextcat-2.0 and its
- * fingerprints in libexttextcat-data). exttextcat ranks character n-gram profiles (Cavnar &
- * Trenkle); it returns every language whose distance is within 3% of the best. We report the
- * best one's ISO 639 code, and a confidence from how many languages tied and how much text
- * there was: a short text or a near-tie gives a low confidence, a text under 3 letters gives
- * "und". The classifier handle keeps scratch state, so calls are serialised by a mutex; only
- * the first 4 KiB of a text are classified (more does not change the answer, only the time).
+ * text_lang.c — language identification: Cavnar & Trenkle's rank-order ("out-of-place")
+ * n-gram method over the language fingerprints Debian ships in libexttextcat-data
+ * (fpdb.conf + one *.lm file per language: the 400 most frequent n-grams, most frequent first).
+ *
+ * A text becomes a profile the way libexttextcat builds one: runs of spaces and digits become
+ * one "_", every word is framed by "_", and every n-gram of 1 to 5 characters (UTF-8 aware) that
+ * has underscores only at its borders is counted; the 400 most frequent, most frequent first
+ * (ties in text order), are the profile. A language's distance is the sum over the profile's
+ * n-grams of |rank in the profile - rank in the language's fingerprint|, or 400 when the
+ * fingerprint lacks the n-gram. Every language within 3% of the best is a candidate; more than 5
+ * candidates means "undecided".
+ *
+ * Why not call libexttextcat: it compares the profile with each language by walking two sorted
+ * string arrays (strcmp per step), allocates a hash table and a heap per call and keeps scratch
+ * state in the handle, so calls had to be serialised by a mutex. Here all fingerprints are one
+ * hash table from n-gram to a posting list of (language, rank); a text is scored against every
+ * language at once by looking up its <= 400 n-grams, in scratch memory on the caller's stack (a
+ * heap block only for long texts). The loaded classifier is immutable: no lock.
+ *
+ * As before: the ~40 widely used languages first (English first: short texts then do not come
+ * out as Scots or Afrikaans), all fingerprints when that is undecided; among candidates a widely
+ * used language wins over a close regional one; confidence = 1 / number of candidates, scaled
+ * down for texts under 60 letters; under 3 letters gives "und". Only the first 4 KiB are used.
  */
 #include "ai/text_internal.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <textcat.h>
-#include <unistd.h>
 
 #include <stepd/step.h>
 
 #define LANG_SAMPLE 4096
+#define LANG_NGRAMS 400     /* profile length, and ranks read per fingerprint */
+#define LANG_OUTOFPLACE 400 /* distance of an n-gram the fingerprint lacks */
+#define LANG_MAXCHARS 5     /* characters per n-gram */
+#define LANG_MAXBYTES 20    /* longer fingerprint lines are skipped (as exttextcat does) */
+#define LANG_MAXLANGS 512
+#define LANG_MAXCAND 5
+
+typedef struct lang_posting {
+    uint16_t lang; /* index into text_lang.langs */
+    uint16_t rank; /* rank in that language's fingerprint, 0 = most frequent */
+} lang_posting;
+
+typedef struct lang_info {
+    char name[64]; /* as in fpdb.conf: "en--utf8", "zh-CN-utf8" */
+    int order;     /* line order in fpdb.conf: breaks ties between equal distances */
+    int major;     /* in MAJOR */
+} lang_info;
+
+typedef struct lang_slot {
+    uint32_t hash; /* FNV-1a of the n-gram (tmap_hash) */
+    uint32_t gram; /* index + 1; 0 = empty */
+} lang_slot;
 
 struct text_lang {
-    void *tc;   /* the ~40 widely used languages: fewer near-ties on short texts */
-    void *full; /* every fingerprint Debian ships, when the first is unsure */
-    pthread_mutex_t mu;
+    lang_info *langs; /* the major languages first, in MAJOR's order, then the rest */
+    size_t nlangs, nmajor;
+    /* every n-gram of every fingerprint: an open-addressing table of 8-byte slots (the lookups
+     * are the hot path; the strings are only compared on a hash hit) */
+    lang_slot *slots;
+    size_t mask, ngrams;
+    char *pool; /* n-gram i is pool[off[i]], len[i] bytes */
+    uint32_t *off;
+    uint8_t *len;
+    uint32_t *first;    /* postings of n-gram i: post[first[i]] .. post[first[i + 1] - 1] */
+    lang_posting *post; /* sorted by language within an n-gram */
 };
+
+/* index of the n-gram s[0..n) with FNV-1a hash h, or -1 */
+static int32_t lang_find(const text_lang *l, uint32_t h, const char *s, size_t n) {
+    for (size_t j = h & l->mask;; j = (j + 1) & l->mask) {
+        const lang_slot *sl = &l->slots[j];
+        if (!sl->gram)
+            return -1;
+        uint32_t g = sl->gram - 1;
+        if (sl->hash == h && l->len[g] == n && !memcmp(l->pool + l->off[g], s, n))
+            return (int32_t)g;
+    }
+}
+
+/* Moves the n-grams of the loading map m into l's compact table. */
+static int lang_index(text_lang *l, const tmap *m) {
+    size_t ng = m->count, cap = 64, bytes = 0;
+    while (cap < 2 * ng)
+        cap *= 2;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key)
+            bytes += m->slots[i].klen;
+    l->slots = calloc(cap, sizeof(*l->slots));
+    l->pool = malloc(bytes + 1);
+    l->off = malloc((ng + 1) * sizeof(*l->off));
+    l->len = malloc(ng + 1);
+    if (!l->slots || !l->pool || !l->off || !l->len)
+        return STEP_ENOMEM;
+    l->mask = cap - 1;
+    l->ngrams = ng;
+    size_t at = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        const tmap_entry *e = &m->slots[i];
+        if (!e->key)
+            continue;
+        uint32_t g = (uint32_t)(uintptr_t)e->val - 1;
+        memcpy(l->pool + at, e->key, e->klen);
+        l->off[g] = (uint32_t)at;
+        l->len[g] = (uint8_t)e->klen;
+        at += e->klen;
+        size_t j = e->hash & l->mask;
+        while (l->slots[j].gram)
+            j = (j + 1) & l->mask;
+        l->slots[j] = (lang_slot){e->hash, g + 1};
+    }
+    return 0;
+}
 
 static const char *const MAJOR[] = {"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb",
                                     "fi", "pl", "cs", "sk", "hu", "ro", "tr", "ru", "uk", "el",
                                     "ar", "he", "hi", "ja", "zh", "ko", "id", "ca", "et", "lv",
                                     "lt", "sl", "hr", "bg", "eu", "ga", "is", "vi"};
+#define NMAJOR (sizeof(MAJOR) / sizeof(MAJOR[0]))
 
-static int is_major(const char *name) {
+/* index in MAJOR of the language named "xx-..." or -1 */
+static int major_index(const char *name) {
     size_t n = strcspn(name, "-");
-    for (size_t i = 0; i < sizeof(MAJOR) / sizeof(MAJOR[0]); i++)
+    for (size_t i = 0; i < NMAJOR; i++)
         if (strlen(MAJOR[i]) == n && !strncmp(MAJOR[i], name, n))
-            return 1;
-    return 0;
+            return (int)i;
+    return -1;
 }
 
-/* A textcat handle over the fpdb.conf entries whose language is_major(): exttextcat only
- * reads configuration from a file, so a filtered copy is written to a temporary file. */
-static void *load_major(const char *conf, const char *prefix) {
-    FILE *in = fopen(conf, "r");
-    if (!in)
-        return NULL;
-    char tmpl[] = "/tmp/stepd-textcat-XXXXXX";
-    int fd = mkstemp(tmpl);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!out) {
-        if (fd >= 0)
-            close(fd);
-        fclose(in);
-        return NULL;
-    }
-    /* in MAJOR's order (English first): exttextcat stops comparing a language once it is
-     * clearly worse than the best so far, so likely languages first is faster */
+/* ---- loading ---------------------------------------------------------------------------------
+ */
+
+typedef struct lang_triple {
+    uint32_t gram;
+    uint16_t lang, rank;
+} lang_triple;
+
+typedef struct lang_loader {
+    tmap grams; /* n-gram -> (void *)(index + 1) */
+    lang_triple *t;
+    size_t n, cap;
+} lang_loader;
+
+/* Reads one fingerprint: its first LANG_NGRAMS usable lines, an n-gram each (up to the first
+ * space or tab, surrounding white space trimmed), rank = line number among the usable lines. */
+static int load_fingerprint(tmap *grams, lang_loader *ld, const char *path, uint16_t lang) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return STEP_ENOTFOUND;
     char line[1024];
-    char files[64][256], names[64][256];
-    int nl = 0;
-    while (fgets(line, sizeof(line), in) && nl < 64) {
-        if (line[0] == '#' || sscanf(line, "%255s %255s", files[nl], names[nl]) != 2)
+    int rank = 0, rc = 0;
+    while (rank < LANG_NGRAMS && fgets(line, sizeof(line), f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\v' || *p == '\f')
+            p++;
+        size_t n = strcspn(p, " \t\r\n\v\f");
+        if (n > LANG_MAXBYTES)
             continue;
-        if (is_major(names[nl]))
-            nl++;
-    }
-    for (size_t m = 0; m < sizeof(MAJOR) / sizeof(MAJOR[0]); m++)
-        for (int k = 0; k < nl; k++) {
-            size_t cl = strcspn(names[k], "-");
-            if (strlen(MAJOR[m]) == cl && !strncmp(MAJOR[m], names[k], cl))
-                fprintf(out, "%s %s\n", files[k], names[k]);
+        int r = rank++;
+        if (n == 0)
+            continue; /* holds a rank but can never match */
+        tmap_entry *e = tmap_put(grams, p, n);
+        if (!e) {
+            rc = STEP_ENOMEM;
+            break;
         }
-    fclose(in);
-    fclose(out);
-    void *h = special_textcat_Init(tmpl, prefix);
-    unlink(tmpl);
-    return h;
+        if (!e->val)
+            e->val = (void *)(uintptr_t)grams->count;
+        if (ld->n == ld->cap) {
+            size_t cap = ld->cap ? ld->cap * 2 : 16384;
+            lang_triple *t = realloc(ld->t, cap * sizeof(*t));
+            if (!t) {
+                rc = STEP_ENOMEM;
+                break;
+            }
+            ld->t = t;
+            ld->cap = cap;
+        }
+        ld->t[ld->n++] = (lang_triple){(uint32_t)(uintptr_t)e->val - 1, lang, (uint16_t)r};
+    }
+    fclose(f);
+    return rc;
+}
+
+static int lang_cmp(const void *a, const void *b) {
+    const lang_info *x = a, *y = b;
+    int mx = x->major >= 0 ? x->major : (int)NMAJOR, my = y->major >= 0 ? y->major : (int)NMAJOR;
+    if (mx != my)
+        return mx - my;
+    return x->order - y->order;
 }
 
 int text_lang_load(const char *dir, text_lang **out, char **err) {
-    char conf[4096], prefix[4096];
+    char conf[4096];
     snprintf(conf, sizeof(conf), "%s/fpdb.conf", dir);
-    snprintf(prefix, sizeof(prefix), "%s/", dir);
-    text_lang *l = calloc(1, sizeof(*l));
-    if (!l)
-        return STEP_ENOMEM;
-    l->full = special_textcat_Init(conf, prefix);
-    l->tc = l->full ? load_major(conf, prefix) : NULL;
-    if (!l->tc)
-        l->tc = l->full, l->full = NULL;
-    if (!l->tc) {
+    FILE *in = fopen(conf, "r");
+    if (!in) {
         *err = text_errf("cannot load language fingerprints from %s (set STEPD_TEXTCAT_DIR; "
                          "Debian package libexttextcat-data)",
                          conf);
-        free(l);
         return STEP_ENOTFOUND;
     }
-    pthread_mutex_init(&l->mu, NULL);
+    text_lang *l = calloc(1, sizeof(*l));
+    char(*files)[256] = calloc(LANG_MAXLANGS, sizeof(*files));
+    lang_loader ld = {0};
+    int rc = l && files ? 0 : STEP_ENOMEM;
+    if (!rc)
+        l->langs = calloc(LANG_MAXLANGS, sizeof(*l->langs));
+    if (!rc && !l->langs)
+        rc = STEP_ENOMEM;
+    char line[1024];
+    while (!rc && l->nlangs < LANG_MAXLANGS && fgets(line, sizeof(line), in)) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        lang_info *li = &l->langs[l->nlangs];
+        if (sscanf(line, "%255s %63s", files[l->nlangs], li->name) != 2)
+            continue;
+        li->order = (int)l->nlangs;
+        li->major = major_index(li->name);
+        l->nlangs++;
+    }
+    fclose(in);
+    if (!rc && l->nlangs == 0) {
+        *err = text_errf("no language fingerprints listed in %s", conf);
+        rc = STEP_ENOTFOUND;
+    }
+    if (!rc) {
+        /* files[] follows fpdb.conf's order; langs[] is re-ordered below, so remember the file
+         * through the order field */
+        qsort(l->langs, l->nlangs, sizeof(*l->langs), lang_cmp);
+        for (size_t i = 0; i < l->nlangs && !rc; i++) {
+            if (l->langs[i].major >= 0)
+                l->nmajor = i + 1;
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", dir, files[l->langs[i].order]);
+            rc = load_fingerprint(&ld.grams, &ld, path, (uint16_t)i);
+            if (rc == STEP_ENOTFOUND)
+                *err = text_errf("cannot read language fingerprint %s (listed in %s)", path, conf);
+        }
+    }
+    if (!rc) {
+        /* counting sort of the (n-gram, language, rank) triples by n-gram; languages were read
+         * in index order, so each posting list comes out sorted by language */
+        size_t ng = ld.grams.count;
+        rc = lang_index(l, &ld.grams);
+        l->first = calloc(ng + 1, sizeof(*l->first));
+        l->post = malloc((ld.n ? ld.n : 1) * sizeof(*l->post));
+        if (!rc && (!l->first || !l->post))
+            rc = STEP_ENOMEM;
+        for (size_t i = 0; !rc && i < ld.n; i++)
+            l->first[ld.t[i].gram + 1]++;
+        for (size_t i = 0; !rc && i < ng; i++)
+            l->first[i + 1] += l->first[i];
+        uint32_t *fill = rc ? NULL : malloc((ng + 1) * sizeof(*fill));
+        if (!rc && !fill)
+            rc = STEP_ENOMEM;
+        if (!rc) {
+            memcpy(fill, l->first, (ng + 1) * sizeof(*fill));
+            for (size_t i = 0; i < ld.n; i++)
+                l->post[fill[ld.t[i].gram]++] = (lang_posting){ld.t[i].lang, ld.t[i].rank};
+        }
+        free(fill);
+    }
+    free(ld.t);
+    tmap_free(&ld.grams);
+    free(files);
+    if (rc) {
+        if (rc == STEP_ENOMEM && !*err)
+            *err = text_errf("out of memory loading language fingerprints from %s", dir);
+        text_lang_free(l);
+        return rc;
+    }
     *out = l;
     return 0;
 }
@@ -103,16 +280,171 @@ int text_lang_load(const char *dir, text_lang **out, char **err) {
 void text_lang_free(text_lang *l) {
     if (!l)
         return;
-    textcat_Done(l->tc);
-    if (l->full)
-        textcat_Done(l->full);
-    pthread_mutex_destroy(&l->mu);
+    free(l->slots);
+    free(l->pool);
+    free(l->off);
+    free(l->len);
+    free(l->first);
+    free(l->post);
+    free(l->langs);
     free(l);
 }
 
-void text_lang_identify(const text_lang *cl, const char *s, size_t n, char code[16],
+/* ---- the profile of a text ---------------------------------------------------------------------
+ */
+
+typedef struct lang_gram {
+    uint32_t hash; /* FNV-1a, as tmap_hash */
+    uint16_t off;  /* in the prepared buffer */
+    uint8_t len;   /* bytes; 0 = empty slot */
+    uint8_t pad;
+    uint16_t count;
+    uint16_t seq; /* order of first appearance */
+} lang_gram;
+
+/* libexttextcat's clean-up: runs of ASCII white space and digits become one '_', and the text
+ * is framed by '_'. Returns the length written to out (n + 2 bytes at most). */
+static size_t lang_prepare(const char *s, size_t n, char *out) {
+    size_t w = 0;
+    int gap = 1;
+    out[w++] = '_';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= '0' && c <= '9')) {
+            if (!gap)
+                out[w++] = '_';
+            gap = 1;
+        } else {
+            out[w++] = (char)c;
+            gap = 0;
+        }
+    }
+    if (!gap)
+        out[w++] = '_';
+    return w;
+}
+
+static inline size_t utf8_step(const char *p, size_t left) {
+    unsigned char c = (unsigned char)*p;
+    size_t k = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    return k < left ? k : left;
+}
+
+/* Scratch for one call: on the stack for the usual short text (about 30 KiB), on the heap for
+ * long ones. */
+#define LANG_STACK_SLOTS 2048
+#define LANG_STACK_BUF 512
+#define LANG_MAXCOUNT 1024
+
+typedef struct lang_scratch {
+    lang_gram *slots;
+    size_t mask;
+    uint16_t *by_seq; /* slot of the n-gram first seen seq-th */
+    size_t ndistinct;
+} lang_scratch;
+
+static void lang_count(lang_scratch *sc, const char *buf, size_t len) {
+    for (size_t p = 0; p < len;) {
+        size_t step = utf8_step(buf + p, len - p), q = p, end = p;
+        uint32_t h = 2166136261u;
+        for (int chars = 0; chars < LANG_MAXCHARS && q < len; chars++) {
+            size_t k = utf8_step(buf + q, len - q);
+            for (size_t b = 0; b < k; b++) {
+                h ^= (unsigned char)buf[q + b];
+                h *= 16777619u;
+            }
+            end = q + k;
+            size_t glen = end - p;
+            size_t j = h & sc->mask;
+            for (;;) {
+                lang_gram *g = &sc->slots[j];
+                if (!g->len) {
+                    *g = (lang_gram){h, (uint16_t)p, (uint8_t)glen, 0, 1, (uint16_t)sc->ndistinct};
+                    sc->by_seq[sc->ndistinct++] = (uint16_t)j;
+                    break;
+                }
+                if (g->hash == h && g->len == glen && !memcmp(buf + g->off, buf + p, glen)) {
+                    g->count++;
+                    break;
+                }
+                j = (j + 1) & sc->mask;
+            }
+            /* underscores only at the borders: an n-gram stops after one (the first character
+             * may be one) */
+            if (chars > 0 && buf[q] == '_')
+                break;
+            q = end;
+        }
+        p += step;
+    }
+}
+
+/* ---- classification --------------------------------------------------------------------------
+ */
+
+typedef struct lang_cand {
+    int score, order;
+    uint16_t lang;
+} lang_cand;
+
+/* Scores languages [0, nl) against the profile (gram[r]: the fingerprint n-gram ranked r in the
+ * text, -1 if none has it); fills cand with those within
+ * 3% of the best, best first. Returns their number, or -1 when more than LANG_MAXCAND. */
+static int lang_rank(const text_lang *l, size_t nl, const int32_t *gram, size_t np, int full,
+                     lang_cand cand[LANG_MAXCAND]) {
+    int gain[LANG_MAXLANGS] = {0};
+    for (size_t r = 0; r < np; r++) {
+        if (gram[r] < 0)
+            continue;
+        size_t i = (size_t)gram[r];
+        for (uint32_t k = l->first[i]; k < l->first[i + 1]; k++) {
+            const lang_posting *po = &l->post[k];
+            if (po->lang >= nl)
+                break;
+            int d = (int)po->rank - (int)r;
+            gain[po->lang] += LANG_OUTOFPLACE - (d < 0 ? -d : d);
+        }
+    }
+    int best = 0;
+    for (size_t i = 1; i < nl; i++)
+        if (gain[i] > gain[best])
+            best = (int)i;
+    int base = (int)np * LANG_OUTOFPLACE;
+    int threshold = (int)((double)(base - gain[best]) * 1.03);
+    int n = 0;
+    for (size_t i = 0; i < nl; i++) {
+        int score = base - gain[i];
+        if (score >= threshold)
+            continue;
+        if (n == LANG_MAXCAND)
+            return -1;
+        int order = full ? l->langs[i].order : (int)i;
+        int at = n++;
+        while (at > 0 && (cand[at - 1].score > score ||
+                          (cand[at - 1].score == score && cand[at - 1].order > order))) {
+            cand[at] = cand[at - 1];
+            at--;
+        }
+        cand[at] = (lang_cand){score, order, (uint16_t)i};
+    }
+    return n;
+}
+
+/* Upper bound of the n-grams lang_count() will see in buf: at each character, up to
+ * LANG_MAXCHARS characters but not past the next '_'. */
+static size_t lang_max_grams(const char *buf, size_t len) {
+    size_t total = 0, to_edge = 0; /* characters from the next one up to its next '_' */
+    for (size_t p = len; p-- > 0;) {
+        if (((unsigned char)buf[p] & 0xC0) == 0x80)
+            continue;
+        total += to_edge + 1 < LANG_MAXCHARS ? to_edge + 1 : LANG_MAXCHARS;
+        to_edge = buf[p] == '_' ? 1 : to_edge + 1;
+    }
+    return total;
+}
+
+void text_lang_identify(const text_lang *l, const char *s, size_t n, char code[16],
                         double *confidence) {
-    text_lang *l = (text_lang *)cl;
     strcpy(code, "und");
     *confidence = 0.0;
     size_t letters = 0;
@@ -128,35 +460,87 @@ void text_lang_identify(const text_lang *cl, const char *s, size_t n, char code[
     size_t len = n < LANG_SAMPLE ? n : LANG_SAMPLE;
     while (len < n && len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
         len--; /* do not cut a character in half */
-    pthread_mutex_lock(&l->mu);
-    void *h = l->tc;
-    candidate_t *cand = textcat_GetClassifyFullOutput(h);
-    int k = cand ? textcat_ClassifyFull(h, s, len, cand) : 0;
-    if (k <= 0 && l->full && cand) {
-        textcat_ReleaseClassifyFullOutput(h, cand);
-        h = l->full;
-        cand = textcat_GetClassifyFullOutput(h);
-        k = cand ? textcat_ClassifyFull(h, s, len, cand) : 0;
+    const char *nul = memchr(s, 0, len);
+    if (nul)
+        len = (size_t)(nul - s); /* the profile ends at a NUL, as exttextcat's does */
+
+    /* scratch on the stack for the usual short text, on the heap for long ones */
+    char stack_buf[LANG_STACK_BUF];
+    lang_gram stack_slots[LANG_STACK_SLOTS];
+    uint16_t stack_seq[LANG_STACK_SLOTS / 2];
+    char *buf = len + 2 <= sizeof(stack_buf) ? stack_buf : malloc(len + 2);
+    if (!buf)
+        return;
+    size_t blen = lang_prepare(s, len, buf);
+    size_t maxgrams = lang_max_grams(buf, blen), nslots = 64;
+    while (nslots < 2 * maxgrams)
+        nslots *= 2;
+    lang_scratch sc = {stack_slots, nslots - 1, stack_seq, 0};
+    void *big = NULL;
+    if (nslots > LANG_STACK_SLOTS) {
+        big = malloc(nslots * sizeof(lang_gram) + maxgrams * sizeof(uint16_t));
+        if (!big) {
+            if (buf != stack_buf)
+                free(buf);
+            return;
+        }
+        sc.slots = big;
+        sc.by_seq = (uint16_t *)(sc.slots + nslots);
     }
-    char best[64] = "";
+    memset(sc.slots, 0, nslots * sizeof(lang_gram));
+    lang_count(&sc, buf, blen);
+
+    /* the profile: most frequent first, ties in order of appearance (a counting sort) */
+    unsigned maxcount = 0;
+    for (size_t i = 0; i < sc.ndistinct; i++)
+        if (sc.slots[sc.by_seq[i]].count > maxcount)
+            maxcount = sc.slots[sc.by_seq[i]].count;
+    uint16_t hist[LANG_MAXCOUNT + 2] = {0};
+    if (maxcount > LANG_MAXCOUNT)
+        maxcount = LANG_MAXCOUNT; /* counts above are ranked as equal: only in texts of KiBs */
+    for (size_t i = 0; i < sc.ndistinct; i++) {
+        unsigned c = sc.slots[sc.by_seq[i]].count;
+        hist[maxcount - (c < maxcount ? c : maxcount) + 1]++;
+    }
+    for (unsigned c = 1; c <= maxcount + 1; c++)
+        hist[c] += hist[c - 1];
+    uint16_t profile[LANG_NGRAMS];
+    size_t np = sc.ndistinct < LANG_NGRAMS ? sc.ndistinct : LANG_NGRAMS;
+    for (size_t i = 0; i < sc.ndistinct; i++) {
+        unsigned c = sc.slots[sc.by_seq[i]].count;
+        size_t at = hist[maxcount - (c < maxcount ? c : maxcount)]++;
+        if (at < np)
+            profile[at] = sc.by_seq[i];
+    }
+
+    int32_t gram[LANG_NGRAMS];
+    for (size_t r = 0; r < np; r++) {
+        const lang_gram *g = &sc.slots[profile[r]];
+        gram[r] = lang_find(l, g->hash, buf + g->off, g->len);
+    }
+    lang_cand cand[LANG_MAXCAND];
+    int k = lang_rank(l, l->nmajor ? l->nmajor : l->nlangs, gram, np, 0, cand);
+    if (k <= 0 && l->nmajor && l->nmajor < l->nlangs)
+        k = lang_rank(l, l->nlangs, gram, np, 1, cand);
+    free(big);
+    if (buf != stack_buf)
+        free(buf);
+    if (k <= 0)
+        return;
     /* Candidates are within 3% of each other: prefer a widely used language over a close
      * regional one ("ru" over "rue", "en" over "sco"), as short texts often tie. */
-    for (int c = 0; c < k && !best[0]; c++)
-        if (cand[c].name && is_major(cand[c].name))
-            snprintf(best, sizeof(best), "%s", cand[c].name);
-    if (k > 0 && !best[0] && cand[0].name)
-        snprintf(best, sizeof(best), "%s", cand[0].name);
-    if (cand)
-        textcat_ReleaseClassifyFullOutput(h, cand);
-    pthread_mutex_unlock(&l->mu);
-    if (k <= 0 || !best[0])
-        return;
+    const char *best = l->langs[cand[0].lang].name;
+    for (int c = 0; c < k; c++)
+        if (l->langs[cand[c].lang].major >= 0) {
+            best = l->langs[cand[c].lang].name;
+            break;
+        }
     /* names are "en--utf8", "zh-CN-utf8", "az-cyrillic-utf8": the code is the first part */
-    size_t cl_ = strcspn(best, "-");
-    if (cl_ == 0 || cl_ >= 16)
+    size_t cl = strcspn(best, "-");
+    if (cl == 0 || cl >= 16)
         return;
-    memcpy(code, best, cl_);
-    code[cl_] = 0;
+    memcpy(code, best, cl);
+    code[cl] = 0;
     double len_factor = letters >= 60 ? 1.0 : 0.4 + 0.6 * (double)letters / 60.0;
     *confidence = len_factor / (double)k;
 }

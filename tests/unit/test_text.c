@@ -37,7 +37,7 @@ static int setup(void **state) {
 #define NEED_DATA()                                                                                \
     do {                                                                                           \
         if (!TX) {                                                                                 \
-            print_message("python3-pattern data missing (install packages/text.apt)\n");               \
+            print_message("python3-pattern data missing (install packages/text.apt)\n");           \
             skip();                                                                                \
         }                                                                                          \
     } while (0)
@@ -323,6 +323,37 @@ static void test_language_id(void **state) {
     assert_true(conf == 0.0);
 }
 
+/* Long texts take the classifier's heap path and are cut at 4 KiB (inside a word, inside a
+ * UTF-8 sequence); digits, tabs and runs of spaces are word breaks. Same language out. */
+static void test_language_long_text(void **state) {
+    (void)state;
+    NEED_DATA();
+    unsigned seed = 7;
+    size_t nl = sizeof(LANGS) / sizeof(LANGS[0]);
+    char *buf = malloc(20000);
+    assert_non_null(buf);
+    for (size_t l = 0; l < nl; l++) {
+        size_t n = 0;
+        while (n < 19000) {
+            const char *w = LANGS[l].words[rand_r(&seed) % 24];
+            const char *sep = rand_r(&seed) % 9 == 0 ? "  1999\t" : " ";
+            n += (size_t)snprintf(buf + n, 20000 - n, "%s%s", w, sep);
+        }
+        for (size_t len = 300; len <= n; len = len * 4 < n || len == n ? len * 4 : n) {
+            char code[16];
+            double conf;
+            assert_int_equal(stepd_text_language(TX, buf, len, code, &conf), 0);
+            if (strcmp(code, LANGS[l].code))
+                print_message("%zu bytes of %s: got %s\n", len, LANGS[l].code, code);
+            assert_string_equal(code, LANGS[l].code);
+            assert_true(conf > 0.0 && conf <= 1.0);
+            if (len == n)
+                break;
+        }
+    }
+    free(buf);
+}
+
 /* ---- the analysis document ------------------------------------------------------------------- */
 
 static json_t *analyze(const char *text, size_t len) {
@@ -559,6 +590,7 @@ int main(void) {
         cmocka_unit_test(test_syllables),
         cmocka_unit_test(test_readability_hand_computed),
         cmocka_unit_test(test_language_id),
+        cmocka_unit_test(test_language_long_text),
         cmocka_unit_test(test_analysis_fields),
         cmocka_unit_test(test_entities),
         cmocka_unit_test(test_summary),

@@ -4,9 +4,9 @@
  * language id and readability, as one JSON document from one call.
  *
  * Data comes from Debian packages and is loaded once: Pattern's English lexicons
- * (python3-pattern; directory from STEPD_PATTERN_DIR or the option below) and libexttextcat's
- * language fingerprints. A loaded stepd_text is immutable and may be shared by any number of
- * threads.
+ * (python3-pattern; directory from STEPD_PATTERN_DIR or the option below) and the language
+ * fingerprints of libexttextcat-data. A loaded stepd_text is immutable and may be shared by any
+ * number of threads.
  *
  *     stepd_text *tx;  char *err = NULL;  json_t *res;
  *     if (stepd_text_open(NULL, &tx, &err) != 0) { fprintf(stderr, "%s\n", err); free(err); }
