@@ -54,10 +54,14 @@ def _flush():
         view = view[n:]
 
 
+# one encoder for every message (json.dumps with options builds a new one per call)
+_encode = json.JSONEncoder(separators=(",", ":"), default=_default).encode
+
+
 def send(msg):
     global _flush_scheduled
     try:
-        line = json.dumps(msg, separators=(",", ":"), default=_default)
+        line = _encode(msg)
     except (TypeError, ValueError) as e:
         line = json.dumps({"t": "result", "id": msg.get("id", 0), "ok": False,
                            "error": {"message": "value is not JSON-serialisable: %s" % e}})

@@ -159,6 +159,7 @@ typedef struct invocation {
     worker_msg *q; /* messages for this invocation, in arrival order */
     size_t qhead, qlen, qcap;
     int failed;
+    int wake; /* has messages the waiting thread was not signalled for yet */
     char why[256];
     struct invocation *prev, *next;
 } invocation;
@@ -169,6 +170,10 @@ typedef struct wproc {
     pthread_mutex_t mu, wmu;
     pid_t pid;
     int in_fd, out_fd;
+    pthread_cond_t write_cv; /* with wmu: signalled when `writing` drops to 0 */
+    int writing;             /* a thread is writing to in_fd (without wmu held) */
+    char *out;               /* lines waiting for the writing thread (with wmu) */
+    size_t out_len, out_cap;
     int alive;
     int killed;             /* we killed it; the reader has not noticed yet */
     pthread_cond_t dead_cv; /* signalled when the reader marks the process dead */
@@ -212,11 +217,79 @@ static int write_all(int fd, const char *s, size_t n) {
     return 0;
 }
 
+/* Lines from many threads are combined: a thread that finds a write under way appends its
+ * line to `out` and returns; the writing thread sends whatever has piled up when its write
+ * ends, so a burst of invocations costs the worker one wake-up. A failed write of a line that
+ * someone else's thread carried surfaces when the reader sees the process die. */
 static int proc_write(wproc *w, const char *s, size_t n) {
     pthread_mutex_lock(&w->wmu);
-    int rc = w->in_fd >= 0 ? write_all(w->in_fd, s, n) : STEP_EIO;
+    if (w->in_fd < 0) {
+        pthread_mutex_unlock(&w->wmu);
+        return STEP_EIO;
+    }
+    if (w->writing) {
+        if (w->out_len + n > w->out_cap) {
+            size_t cap = w->out_cap ? w->out_cap : 65536;
+            while (cap < w->out_len + n)
+                cap *= 2;
+            char *nb = realloc(w->out, cap);
+            if (!nb) {
+                pthread_mutex_unlock(&w->wmu);
+                return STEP_ENOMEM;
+            }
+            w->out = nb;
+            w->out_cap = cap;
+        }
+        memcpy(w->out + w->out_len, s, n);
+        w->out_len += n;
+        pthread_mutex_unlock(&w->wmu);
+        return 0;
+    }
+    w->writing = 1;
+    int fd = w->in_fd;
     pthread_mutex_unlock(&w->wmu);
+    int rc = write_all(fd, s, n);
+    char *mine = NULL;
+    size_t mine_cap = 0;
+    pthread_mutex_lock(&w->wmu);
+    while (!rc && w->out_len > 0 && w->in_fd == fd) {
+        /* swap buffers so others can append while this thread writes */
+        char *pending = w->out;
+        size_t len = w->out_len, pending_cap = w->out_cap;
+        w->out = mine;
+        w->out_cap = mine_cap;
+        w->out_len = 0;
+        pthread_mutex_unlock(&w->wmu);
+        rc = write_all(fd, pending, len);
+        mine = pending;
+        mine_cap = pending_cap;
+        pthread_mutex_lock(&w->wmu);
+    }
+    if (rc)
+        w->out_len = 0; /* the process is dying: what is left goes nowhere */
+    if (!w->out) {
+        w->out = mine;
+        w->out_cap = mine_cap;
+        mine = NULL;
+    }
+    w->writing = 0;
+    pthread_cond_broadcast(&w->write_cv);
+    pthread_mutex_unlock(&w->wmu);
+    free(mine);
     return rc;
+}
+
+/* Closes the process's stdin once no thread is writing to it (the fd must not be reused
+ * under a writer's feet). Kill the process first, so a write blocked on a full pipe ends. */
+static void proc_close_stdin(wproc *w) {
+    pthread_mutex_lock(&w->wmu);
+    while (w->writing)
+        pthread_cond_wait(&w->write_cv, &w->wmu);
+    if (w->in_fd >= 0)
+        close(w->in_fd);
+    w->in_fd = -1;
+    w->out_len = 0;
+    pthread_mutex_unlock(&w->wmu);
 }
 
 static int proc_send(wproc *w, json_t *msg) {
@@ -281,7 +354,7 @@ static void route(wproc *w, worker_msg *m) {
                 worker_msg_clear(m);
                 inv->failed = 1;
                 snprintf(inv->why, sizeof(inv->why), "out of memory");
-                pthread_cond_signal(&inv->cv);
+                inv->wake = 1;
                 return;
             }
             inv->q = nq;
@@ -289,7 +362,16 @@ static void route(wproc *w, worker_msg *m) {
         }
     }
     inv->q[inv->qlen++] = *m;
-    pthread_cond_signal(&inv->cv);
+    inv->wake = 1; /* signalled once per batch, by wake_routed() */
+}
+
+/* Reader side, mu held: wakes each invocation that got messages from the last batch. */
+static void wake_routed(wproc *w) {
+    for (invocation *inv = w->inv; inv; inv = inv->next)
+        if (inv->wake) {
+            inv->wake = 0;
+            pthread_cond_signal(&inv->cv);
+        }
 }
 
 static void *reader_main(void *arg) {
@@ -300,6 +382,8 @@ static void *reader_main(void *arg) {
     pid_t pid = w->pid;
     pthread_mutex_unlock(&w->mu);
     worker_linebuf lb = {.max = 64u << 20};
+    worker_msg *batch = NULL;
+    size_t batch_cap = 0;
     char buf[65536], why[256] = "the worker process exited";
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
@@ -311,29 +395,45 @@ static void *reader_main(void *arg) {
             snprintf(why, sizeof(why), "the worker wrote a line over %zu bytes", lb.max);
             break;
         }
+        /* decode the whole batch without the lock, then route it and wake each waiting
+         * thread once: one hand-off per invocation and read, not one per message */
         const char *line;
-        size_t len;
+        size_t len, nb = 0;
         int bad = 0;
-        pthread_mutex_lock(&w->mu);
-        while ((line = worker_linebuf_next(&lb, &len))) {
+        while (!bad && (line = worker_linebuf_next(&lb, &len))) {
             if (len == 0)
                 continue;
-            worker_msg m;
             const char *mwhy;
-            if (worker_msg_decode(line, len, &m, &mwhy)) {
+            if (nb == batch_cap) {
+                size_t cap = batch_cap ? batch_cap * 2 : 64;
+                worker_msg *nbuf = realloc(batch, cap * sizeof(*batch));
+                if (!nbuf) {
+                    snprintf(why, sizeof(why), "out of memory reading from the worker");
+                    bad = 1;
+                    break;
+                }
+                batch = nbuf;
+                batch_cap = cap;
+            }
+            if (worker_msg_decode(line, len, &batch[nb], &mwhy)) {
                 snprintf(why, sizeof(why),
                          "the worker wrote a line that is not a protocol message (%s): %.80s", mwhy,
                          line);
                 bad = 1;
                 break;
             }
-            route(w, &m);
+            nb++;
         }
+        pthread_mutex_lock(&w->mu);
+        for (size_t i = 0; i < nb; i++)
+            route(w, &batch[i]);
+        wake_routed(w);
         pthread_mutex_unlock(&w->mu);
         if (bad)
             break;
     }
     worker_linebuf_free(&lb);
+    free(batch);
     kill(pid, SIGKILL);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -353,10 +453,7 @@ static void *reader_main(void *arg) {
         pthread_cond_signal(&inv->cv);
     }
     pthread_mutex_unlock(&w->mu);
-    pthread_mutex_lock(&w->wmu);
-    close(w->in_fd);
-    w->in_fd = -1;
-    pthread_mutex_unlock(&w->wmu);
+    proc_close_stdin(w);
     close(fd);
     if (!atomic_load(&p->closing)) {
         json_t *f = json_pack(
@@ -432,10 +529,7 @@ static int proc_start(wproc *w, char *err, size_t errlen) {
     if (pthread_create(&w->reader, NULL, reader_main, w)) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        pthread_mutex_lock(&w->wmu);
-        close(w->in_fd);
-        w->in_fd = -1;
-        pthread_mutex_unlock(&w->wmu);
+        proc_close_stdin(w);
         close(w->out_fd);
         w->alive = 0;
         snprintf(err, errlen, "cannot start a reader thread for the %s worker", p->lang);
@@ -717,6 +811,7 @@ int worker_pool_new(const worker_pool_opts *o, worker_pool **out) {
         pthread_mutex_init(&w->mu, NULL);
         pthread_mutex_init(&w->wmu, NULL);
         pthread_cond_init(&w->dead_cv, NULL);
+        pthread_cond_init(&w->write_cv, NULL);
     }
     *out = p;
     return 0;
@@ -745,13 +840,8 @@ void worker_pool_free(worker_pool *p) {
         wproc *w = &p->procs[i];
         pthread_mutex_lock(&w->mu);
         if (w->alive && !w->killed) {
-            /* closing stdin asks the runner to exit; the kill makes sure it does */
-            pthread_mutex_lock(&w->wmu);
-            if (w->in_fd >= 0)
-                close(w->in_fd);
-            w->in_fd = -1;
-            pthread_mutex_unlock(&w->wmu);
             kill(w->pid, SIGKILL);
+            proc_close_stdin(w);
         }
         int started = w->reader_started;
         pthread_mutex_unlock(&w->mu);
@@ -760,6 +850,8 @@ void worker_pool_free(worker_pool *p) {
         pthread_mutex_destroy(&w->mu);
         pthread_mutex_destroy(&w->wmu);
         pthread_cond_destroy(&w->dead_cv);
+        pthread_cond_destroy(&w->write_cv);
+        free(w->out);
     }
     for (int i = 0; p->argv && p->argv[i]; i++)
         free(p->argv[i]);

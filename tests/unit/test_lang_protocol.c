@@ -30,6 +30,10 @@ static void test_decode_accepts_each_message(void **state) {
     assert_int_equal(m.type, WMSG_CALL);
     assert_int_equal(m.call, 9);
     worker_msg_clear(&m);
+    assert_int_equal(decode("{\"t\":\"call\",\"id\":3,\"op\":\"state.set\",\"args\":{}}", &m), 0);
+    assert_int_equal(m.type, WMSG_CALL);
+    assert_int_equal(m.call, 0); /* fire and forget */
+    worker_msg_clear(&m);
     assert_int_equal(decode("{\"t\":\"log\",\"msg\":\"hi\",\"fields\":null}", &m), 0);
     assert_int_equal(m.type, WMSG_LOG);
     assert_int_equal(m.id, 0);
@@ -51,6 +55,7 @@ static void test_decode_rejects_garbage(void **state) {
         "{\"t\":\"result\",\"id\":-1,\"ok\":true}", /* negative id */
         "{\"t\":\"result\",\"id\":\"1\",\"ok\":true}",
         "{\"t\":\"call\",\"id\":1,\"call\":2}", /* no op */
+        "{\"t\":\"call\",\"id\":1,\"call\":\"2\",\"op\":\"emit\"}",
         "{\"t\":\"call\",\"id\":1,\"call\":2,\"op\":\"emit\",\"args\":[]}",
         "{\"t\":\"log\",\"id\":1}",
         "{\"t\":\"loaded\",\"id\":1}",
@@ -112,6 +117,10 @@ static const char *FAKE =
     "    if d == 'throw':\n"
     "        send({'t': 'result', 'id': m['id'], 'ok': False, 'error': {'message': 'boom'}})\n"
     "        continue\n"
+    "    if d in ('post', 'post-ok'):\n"
+    "        send({'t': 'call', 'id': m['id'], 'op': 'echo', 'args': {'x': 1}})\n"
+    "        if d == 'post': send({'t': 'call', 'id': m['id'], 'op': 'fail', 'args': {}})\n"
+    "        send({'t': 'call', 'id': m['id'], 'op': 'echo', 'args': {'x': 2}})\n"
     "    if d == 'call':\n"
     "        send({'t': 'log', 'id': m['id'], 'level': 'info', 'msg': 'calling'})\n"
     "        send({'t': 'call', 'id': m['id'], 'call': 1, 'op': 'echo', 'args': {'x': 41}})\n"
@@ -141,6 +150,10 @@ static int serve(void *arg, const worker_msg *m, json_t **value, char **error) {
         return 0;
     }
     s->calls++;
+    if (!strcmp(json_string_value(json_object_get(m->json, "op")), "fail")) {
+        *error = strdup("state.set failed: no space");
+        return STEP_EIO;
+    }
     json_t *x = json_object_get(json_object_get(m->json, "args"), "x");
     *value = json_integer(json_integer_value(x) + 1);
     return 0;
@@ -178,6 +191,19 @@ static void test_pool_round_trip_and_back_calls(void **state) {
     assert_int_equal(invoke(p, json_string("throw"), 5000, &s, &v, &e), STEP_EFAILED);
     assert_string_equal(json_string_value(json_object_get(e, "message")), "boom");
     json_decref(e);
+    /* back-calls without a call id get no reply; a failed one fails the invocation */
+    s.calls = 0;
+    assert_int_equal(invoke(p, json_string("post-ok"), 5000, &s, &v, &e), 0);
+    assert_string_equal(json_string_value(v), "post-ok");
+    json_decref(v);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(invoke(p, json_string("post"), 5000, &s, &v, &e), STEP_EFAILED);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "state.set failed: no space");
+    json_decref(e);
+    assert_int_equal(s.calls, 5); /* served in order, the ones after the failure too */
+    assert_int_equal(invoke(p, json_string("hello"), 5000, &s, &v, &e), 0);
+    json_decref(v);
     json_t *files = json_pack("[s]", "/x/a.step.js"), *loaded = NULL;
     char *err = NULL;
     assert_int_equal(worker_pool_load(p, files, 5000, &loaded, &err), 0);
