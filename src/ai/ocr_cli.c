@@ -1,10 +1,14 @@
 /*
  * ocr_cli.c — `stepd ai ocr FILE [--type invoice|receipt|id]`: reads one document and prints
- * {type, text, fields, entities, confidence, pages} as JSON on stdout. FILE "-" reads stdin.
- * Exit 0 ok, 1 the document could not be read (message on stderr), 2 bad usage.
+ * {type, classifiedBy, text, fields, entities, confidence, pages} as JSON on stdout. FILE "-"
+ * reads stdin. Without --type, an LLM classifies the document when one is configured (OPENAI_*,
+ * see docs/llm.md; --no-llm turns it off), keyword scoring otherwise or when the call fails
+ * (the reason goes to stderr as a warning). Exit 0 ok, 1 the document could not be read
+ * (message on stderr), 2 bad usage.
  */
 #include "ai/ai_cli.h"
 
+#include <stepd/ai/llm.h>
 #include <stepd/ai/ocr.h>
 #include <stepd/step.h>
 
@@ -16,9 +20,12 @@ static void ocr_usage(FILE *out) {
     fprintf(out,
             "usage: stepd ai ocr FILE [options]      (FILE - reads stdin)\n"
             "  reads a PNG/JPEG/TIFF/WebP/BMP/PNM image or a PDF and prints JSON:\n"
-            "  {type, text, fields, entities, confidence, pages}\n\n"
+            "  {type, classifiedBy, text, fields, entities, confidence, pages}\n\n"
             "options:\n"
-            "  --type invoice|receipt|id|other   document type (default: detect)\n"
+            "  --type invoice|receipt|id|other   document type (default: detect: an LLM when\n"
+            "                    OPENAI_API_KEY or OPENAI_BASE_URL+OPENAI_MODEL are set, else\n"
+            "                    keyword scoring)\n"
+            "  --no-llm          detect the type by keywords only, never call a model\n"
             "  --lang L          tesseract languages, e.g. eng or eng+deu (default eng)\n"
             "  --languages       list installed languages and exit\n"
             "  --words           include word boxes in pages[]\n"
@@ -71,7 +78,7 @@ int ai_cli_ocr(int argc, char **argv) {
     ai_ocr_options o = ai_ocr_options_default();
     o.words = 0;
     const char *file = NULL;
-    int pretty = 0;
+    int pretty = 0, use_llm = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -138,6 +145,8 @@ int ai_cli_ocr(int argc, char **argv) {
             o.preprocess &= ~(unsigned)AI_OCR_PRE_UPSCALE;
         } else if (!strcmp(a, "--no-gray")) {
             o.preprocess &= ~(unsigned)AI_OCR_PRE_GRAY;
+        } else if (!strcmp(a, "--no-llm")) {
+            use_llm = 0;
         } else if (!strcmp(a, "--pretty")) {
             pretty = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -159,12 +168,26 @@ int ai_cli_ocr(int argc, char **argv) {
     json_t *doc = NULL;
     char *err = NULL;
     int rc;
+    stepd_llm_client *llm = NULL;
+    ai_ocr_llm classifier = {0};
+    if (use_llm && !o.type) {
+        if (stepd_llm_client_new(NULL, &llm, &err) < 0) {
+            fprintf(stderr, "stepd ai ocr: warning: %s; document type from keywords\n",
+                    err ? err : "LLM configuration failed");
+            free(err);
+            err = NULL;
+        } else {
+            classifier.client = llm;
+            ai_ocr_options_use_llm(&o, &classifier);
+        }
+    }
     if (!strcmp(file, "-")) {
         unsigned char *buf = NULL;
         size_t len = 0;
         rc = read_all(stdin, o.max_bytes, &buf, &len);
         if (rc == STEP_EINVAL) {
             fprintf(stderr, "stepd ai ocr: stdin is larger than %zu bytes\n", o.max_bytes);
+            stepd_llm_client_free(llm);
             return 1;
         }
         if (rc == 0)
@@ -173,18 +196,22 @@ int ai_cli_ocr(int argc, char **argv) {
     } else {
         rc = ai_ocr_process_file(NULL, file, &o, &doc, &err);
     }
+    stepd_llm_client_free(llm);
     if (rc < 0) {
         fprintf(stderr, "stepd ai ocr: %s\n", err ? err : step_strerror(rc));
         free(err);
         return 1;
     }
+    size_t wi;
+    json_t *w;
+    json_array_foreach(json_object_get(doc, "warnings"), wi, w)
+        fprintf(stderr, "stepd ai ocr: warning: %s\n", json_string_value(w));
     /* the CLI prints the documented keys in a stable order */
-    json_t *outj = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "type", json_object_get(doc, "type"),
-                             "text", json_object_get(doc, "text"), "fields",
-                             json_object_get(doc, "fields"), "entities",
-                             json_object_get(doc, "entities"), "confidence",
-                             json_object_get(doc, "confidence"), "pages",
-                             json_object_get(doc, "pages"));
+    json_t *outj = json_pack(
+        "{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "type", json_object_get(doc, "type"), "classifiedBy",
+        json_object_get(doc, "classifiedBy"), "text", json_object_get(doc, "text"), "fields",
+        json_object_get(doc, "fields"), "entities", json_object_get(doc, "entities"), "confidence",
+        json_object_get(doc, "confidence"), "pages", json_object_get(doc, "pages"));
     json_decref(doc);
     if (!outj) {
         fprintf(stderr, "stepd ai ocr: out of memory\n");

@@ -757,6 +757,18 @@ static void id_fields(doc *d, json_t *f) {
 
 /* ---- entry points ------------------------------------------------------------------------- */
 
+static int is_doc_type(const char *t) {
+    return !strcmp(t, "invoice") || !strcmp(t, "receipt") || !strcmp(t, "id") ||
+           !strcmp(t, "other");
+}
+
+static int blank(const char *t) {
+    for (; *t; t++)
+        if (!isspace((unsigned char)*t))
+            return 0;
+    return 1;
+}
+
 int ocr_fields_run(const char *text, size_t len, const ocr_textmap *map, const char *type,
                    ai_ocr_classify_fn classify, void *classify_user, json_t *out, char **err) {
     int rc = re_ready(err);
@@ -764,25 +776,36 @@ int ocr_fields_run(const char *text, size_t len, const ocr_textmap *map, const c
         return rc;
     json_t *scores = NULL;
     const char *detected = ai_ocr_detect_type(text, &scores);
-    if (!type) {
-        double top = 0, second = 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach(scores, k, v) {
-            double x = json_real_value(v);
-            if (x > top)
-                second = top, top = x;
-            else if (x > second)
-                second = x;
+    const char *by = type ? "given" : "keywords";
+    ai_ocr_class c = {.confidence = -1};
+    if (!type && classify && !blank(text)) {
+        int crc = classify(text, &c, classify_user);
+        if (crc == 0 && c.type && is_doc_type(c.type)) {
+            detected = c.type;
+            by = "llm";
+        } else {
+            char msg[600];
+            if (c.warning)
+                snprintf(msg, sizeof(msg), "%s; document type from keywords", c.warning);
+            else if (crc < 0)
+                snprintf(msg, sizeof(msg), "classifier failed (%s); document type from keywords",
+                         step_strerror(crc));
+            else
+                snprintf(msg, sizeof(msg),
+                         "classifier gave no known type; document type from keywords");
+            json_t *w = json_object_get(out, "warnings");
+            if (!w) {
+                w = json_array();
+                json_object_set_new(out, "warnings", w);
+            }
+            json_t *m = json_string(msg); /* NULL if the reason quoted invalid UTF-8 */
+            json_array_append_new(w, m ? m : json_string("classifier failed; document type "
+                                                         "from keywords"));
         }
-        const char *llm = NULL;
-        if (classify && (top < 3 || top - second < 1) && classify(text, &llm, classify_user) == 0 &&
-            llm &&
-            (!strcmp(llm, "invoice") || !strcmp(llm, "receipt") || !strcmp(llm, "id") ||
-             !strcmp(llm, "other")))
-            detected = llm;
-        type = detected;
+        free(c.warning);
     }
+    if (!type)
+        type = detected;
     doc d;
     rc = doc_init(&d, text, len, map);
     json_t *fields = json_object();
@@ -795,6 +818,9 @@ int ocr_fields_run(const char *text, size_t len, const ocr_textmap *map, const c
             id_fields(&d, fields);
         json_object_set_new(out, "type", json_string(type));
         json_object_set_new(out, "type_scores", scores);
+        json_object_set_new(out, "classifiedBy", json_string(by));
+        if (!strcmp(by, "llm") && c.confidence >= 0)
+            json_object_set_new(out, "typeConfidence", json_real(c.confidence));
         json_object_set_new(out, "fields", fields);
         scores = fields = NULL;
     } else if (rc == 0) {

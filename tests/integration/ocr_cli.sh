@@ -12,6 +12,9 @@ trap 'rm -rf "$t"' EXIT
 bash bench/ocr_gen.sh "$t/gen" || { echo "cannot build bench/ocr_gen.c"; exit 1; }
 "$t/gen" "$t" 3 || { echo "document generator failed"; exit 1; }
 export OMP_THREAD_LIMIT=1
+# no model: the type comes from keywords and nothing leaves the machine (ocr_llm_cli.sh tests
+# the LLM classifier)
+unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_MODEL STEPD_AI_MODEL
 fail=0
 check() { # FILE ARGS... : OCR FILE and compare every truth field with the output
     local f=$1
@@ -21,12 +24,17 @@ check() { # FILE ARGS... : OCR FILE and compare every truth field with the outpu
         fail=1
         return
     fi
-    "$PY" - "$t/truth.json" "$f" "$t/out.json" <<'PYEOF' || fail=1
+    local by=detect
+    case " $* " in *" --type "*) by=given ;; esac
+    "$PY" - "$t/truth.json" "$f" "$t/out.json" "$by" <<'PYEOF' || fail=1
 import json, sys
 truth = json.load(open(sys.argv[1]))[sys.argv[2]]
 out = json.load(open(sys.argv[3]))
-assert set(out) == {"type", "text", "fields", "entities", "confidence", "pages"}, list(out)
+assert set(out) == {"type", "classifiedBy", "text", "fields", "entities", "confidence",
+                    "pages"}, list(out)
 bad = []
+if out["classifiedBy"] != ("given" if sys.argv[4] == "given" else "keywords"):
+    bad.append("classifiedBy %r" % out["classifiedBy"])
 if out["type"] != truth["type"]:
     bad.append("type %r" % out["type"])
 for k, want in truth.items():

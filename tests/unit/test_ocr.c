@@ -433,10 +433,10 @@ static void test_languages_and_probe(void **state) {
 }
 
 static int classify_calls;
-static int fake_classify(const char *text, const char **type, void *user) {
+static int fake_classify(const char *text, ai_ocr_class *out, void *user) {
     (void)text;
     classify_calls++;
-    *type = user;
+    out->type = user;
     return 0;
 }
 
@@ -461,9 +461,12 @@ static void test_hooks_classify_and_entities(void **state) {
     char *err;
     json_t *doc = process(pdf, len, &o, &rc, &err);
     assert_int_equal(rc, 0);
-    /* an invoice scores decisively on keywords: the classifier is not asked */
-    assert_int_equal(classify_calls, 0);
-    assert_string_equal(json_string_value(json_object_get(doc, "type")), "invoice");
+    /* the classifier decides whenever the type is not given, even over clear keywords */
+    assert_int_equal(classify_calls, 1);
+    assert_string_equal(json_string_value(json_object_get(doc, "type")), "receipt");
+    assert_string_equal(json_string_value(json_object_get(doc, "classifiedBy")), "llm");
+    assert_true(json_real_value(json_object_get(json_object_get(doc, "type_scores"), "invoice")) >
+                json_real_value(json_object_get(json_object_get(doc, "type_scores"), "receipt")));
     json_t *e0 = json_array_get(json_object_get(doc, "entities"), 0);
     assert_string_equal(json_string_value(json_object_get(e0, "type")), "custom");
     json_decref(doc);
@@ -480,7 +483,7 @@ static void test_hooks_classify_and_entities(void **state) {
     assert_int_equal(ocr_gen_pdf(&d, 1, &pdf, &len), 0);
     doc = process(pdf, len, &o, &rc, &err);
     assert_int_equal(rc, 0);
-    assert_int_equal(classify_calls, 1);
+    assert_int_equal(classify_calls, 2);
     assert_string_equal(json_string_value(json_object_get(doc, "type")), "receipt");
     json_t *total = json_object_get(json_object_get(doc, "fields"), "total");
     assert_true(json_real_value(json_object_get(total, "value")) == 12.0);

@@ -3,10 +3,15 @@
  * document.extracted. A document that cannot be read (corrupt, unsupported) is stored as
  * failed with the reason and not retried; other failures are retried by the runtime.
  * Entities come from the text module (stepd/ai/text.h) through the ocr module's entities hook.
+ * When no type was given, a chat model classifies the document if one is configured
+ * (OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL, or "ai" in stepd.json; see docs/llm.md;
+ * DOCUMENTS_NO_LLM=1 turns it off), keyword scoring otherwise or when the call fails — the
+ * stored record says which in "classifiedBy", and a failed call is logged as a warning.
  */
 #include <stepd/ai.h>
 #include <stepd/step.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,20 @@ static int text_entities(const char *text, json_t **out, void *user) {
     return *out ? 0 : -1;
 }
 
+/* One chat client per process (it keeps the connections), made on first use. */
+static stepd_llm_client *llm;
+static pthread_once_t llm_once = PTHREAD_ONCE_INIT;
+static void llm_init(void) {
+    const char *off = getenv("DOCUMENTS_NO_LLM");
+    char *err = NULL;
+    if ((off && *off && strcmp(off, "0")) || stepd_llm_client_new(NULL, &llm, &err) < 0) {
+        if (err)
+            fprintf(stderr, "documents: LLM classification off: %s\n", err);
+        free(err);
+        llm = NULL;
+    }
+}
+
 static int process(step_ctx *ctx, json_t *input) {
     const char *id = json_string_value(json_object_get(input, "documentId"));
     const char *path = json_string_value(json_object_get(input, "path"));
@@ -34,6 +53,9 @@ static int process(step_ctx *ctx, json_t *input) {
     o.mime = json_string_value(json_object_get(input, "mime"));
     o.words = 0;
     o.entities = text_entities;
+    pthread_once(&llm_once, llm_init);
+    ai_ocr_llm classifier = {.client = llm}; /* no hooks: no cache, no metrics.ai events */
+    ai_ocr_options_use_llm(&o, &classifier);
     json_t *doc = NULL;
     char *err = NULL;
     int rc = ai_ocr_process_file(NULL, path, &o, &doc, &err);
@@ -55,13 +77,21 @@ static int process(step_ctx *ctx, json_t *input) {
         free(err);
         return rc;
     }
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(doc, "warnings"), i, w) {
+        json_t *f = json_pack("{s:s, s:O}", "documentId", id, "warning", w);
+        step_log_warn(ctx, "document type from keywords", f); /* fields are borrowed */
+        json_decref(f);
+    }
     json_object_set_new(doc, "documentId", json_string(id));
     json_object_set_new(doc, "status", json_string("done"));
     rc = step_state_set(ctx, "document_extracts", id, doc);
     if (rc == 0)
         rc = step_emit(ctx, "document.extracted",
-                       json_pack("{s:s, s:O, s:O, s:O}", "documentId", id, "type",
-                                 json_object_get(doc, "type"), "confidence",
+                       json_pack("{s:s, s:O, s:O, s:O, s:O}", "documentId", id, "type",
+                                 json_object_get(doc, "type"), "classifiedBy",
+                                 json_object_get(doc, "classifiedBy"), "confidence",
                                  json_object_get(doc, "confidence"), "fields",
                                  json_object_get(doc, "fields")));
     json_decref(doc);

@@ -15,13 +15,18 @@
  *     json_t *total = json_object_get(json_object_get(doc, "fields"), "total");
  *
  * Result (a jansson object, caller owns it):
- *     {"type": "invoice", "type_scores": {...}, "text": "...", "confidence": 0.93,
+ *     {"type": "invoice", "type_scores": {...}, "classifiedBy": "keywords", "text": "...",
+ *      "confidence": 0.93,
  *      "fields": {"total": {"value": 1234.5, "text": "$1,234.50", "confidence": 0.9,
  *                           "page": 1, "box": [x, y, w, h]}, ...},
  *      "entities": [{"type": "email", "text": "a@b.c", "start": 10, "end": 15}],
  *      "pages": [{"page": 1, "source": "ocr"|"text", "width": 1240, "height": 1754,
  *                 "confidence": 0.93, "skew": -1.5, "text": "...",
  *                 "words": [{"text": "Total", "conf": 0.96, "box": [x, y, w, h]}]}]}
+ * "classifiedBy" says what decided the type: "given" (ai_ocr_options.type), "llm" (the classify
+ * hook; "typeConfidence" then holds its confidence when it gave one) or "keywords". "warnings",
+ * present only when something degraded, is an array of messages (e.g. why the LLM classifier
+ * failed and keywords decided instead).
  * Boxes are in pixels of the page as OCRed (after upscaling) for images, in PDF points for
  * text-layer pages. Field confidences are in [0, 1]: OCR confidence of the words the value came
  * from times how specific the pattern that found it is.
@@ -58,12 +63,20 @@ enum {
 };
 
 /* Optional hooks. Both run on the calling thread and must be thread-safe.
- * classify: given the document text, set *type to "invoice", "receipt", "id" or "other" (a
- *   static string) and return 0; a negative return falls back to keyword scoring. Used only when
- *   ai_ocr_options.type is NULL and keyword scoring is not decisive (wire an LLM here).
+ * classify: given the document text, fill *out and return 0: out->type "invoice", "receipt",
+ *   "id" or "other" (a static string), out->confidence in [0, 1] or -1 when it gives none.
+ *   Called whenever ai_ocr_options.type is NULL and the text is not blank. On failure return a
+ *   negative STEP_E* code and set out->warning to a malloc'ed reason (the library frees it); a
+ *   failure or a type outside the four falls back to keyword scoring, and the reason is added
+ *   to the result's "warnings". ai_ocr_classify_llm below is the LLM classifier.
  * entities: given the text, return a new JSON array of entities in *out; a negative return
  *   falls back to the built-in patterns (email, url, phone, date, money). */
-typedef int (*ai_ocr_classify_fn)(const char *text, const char **type, void *user);
+typedef struct ai_ocr_class {
+    const char *type;
+    double confidence;
+    char *warning;
+} ai_ocr_class;
+typedef int (*ai_ocr_classify_fn)(const char *text, ai_ocr_class *out, void *user);
 typedef int (*ai_ocr_entities_fn)(const char *text, json_t **out, void *user);
 
 typedef struct ai_ocr_options {
@@ -121,6 +134,37 @@ int ai_ocr_extract_fields(const char *text, const char *type, json_t **out, char
 /* Document type from keywords and layout: "invoice", "receipt", "id" or "other". `scores` may be
  * NULL; otherwise a new object {"invoice": 3.5, ...}. */
 const char *ai_ocr_detect_type(const char *text, json_t **scores);
+
+/* ---- LLM document classification (src/ai/ocr_classify.c) ---------------------------------- */
+
+struct stepd_llm_client;
+struct stepd_llm_hooks;
+
+/* What ai_ocr_classify_llm needs; pass a pointer to it as ai_ocr_options.classify_user. */
+typedef struct ai_ocr_llm {
+    struct stepd_llm_client *client;     /* borrowed; see <stepd/ai/llm.h> */
+    const struct stepd_llm_hooks *hooks; /* borrowed, may be NULL (then no cache, no metrics) */
+    size_t max_chars;                    /* text sent at most, in bytes (0 = 2000) */
+    long timeout_ms;                     /* per attempt; 0 = 30000 */
+    int max_retries;                     /* 0 = 1 retry, -1 = none */
+    long cache_ttl_s;                    /* > 0: answers cached in state (needs hooks) */
+} ai_ocr_llm;
+
+/* An ai_ocr_classify_fn: sends the start of the text (cut at a UTF-8 boundary) with an
+ * instruction listing the four types and reads the reply strictly: a JSON object
+ * {"type": "...", "confidence": 0..1} (confidence optional) or a bare type word, either
+ * optionally inside one ``` code fence; anything else fails with a warning. Fails with
+ * STEP_ECONFIG when the client has no model. `user` is an ai_ocr_llm *. */
+int ai_ocr_classify_llm(const char *text, ai_ocr_class *out, void *user);
+
+/* Parses a classifier reply as above. Returns 0 with *type (static string) and *confidence
+ * (-1 when absent), or STEP_EPARSE. Exposed for tests and the fuzzer. */
+int ai_ocr_class_parse(const char *reply, size_t len, const char **type, double *confidence);
+
+/* Sets o->classify to ai_ocr_classify_llm with `llm` (borrowed: it must outlive the calls) when
+ * llm->client has a model; returns 1 when it did, 0 when no model is configured (options
+ * unchanged: keyword scoring). */
+int ai_ocr_options_use_llm(ai_ocr_options *o, ai_ocr_llm *llm);
 
 /* Installed tesseract languages as a new JSON array of strings ("eng", "osd", ...). */
 int ai_ocr_languages(json_t **out, char **err);
