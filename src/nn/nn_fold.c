@@ -21,6 +21,8 @@ typedef struct fold_state {
     int *alias;             /* per value: the value whose data it borrows, or -1 */
     unsigned char *mm_only; /* per value: read only as MatMul's B (never a graph output) */
     nn_dqmat **dq;          /* per value: kept-quantised weights (virtual constant) */
+    const nn_node **packed; /* nodes with prepared (packed) weights, shared by their twins */
+    int npacked, cap_packed;
 } fold_state;
 
 #define DQ_MIN ((int64_t)1 << 20) /* elements: smaller weights are simply folded */
@@ -112,6 +114,38 @@ static const nn_node *find_twin(const fold_state *st, const nn_node *n) {
     return NULL;
 }
 
+/* Packs a node's constant weights once per distinct (op, weights, zero points): the two
+ * branches of a merged decoder read the same initializers, and each packing is twice the
+ * size of the 8-bit weights. */
+static int prepare_or_share(nn_model *m, nn_node *n, fold_state *st, char **err) {
+    for (int i = 0; i < st->npacked && !n->prep; i++) {
+        const nn_node *d = st->packed[i];
+        int same = !strcmp(d->op, n->op) && d->nin == n->nin;
+        for (int j = 1; same && j < n->nin; j += 2) /* B (1) and its zero point (3) */
+            same = resolve(st, d->in[j]) == resolve(st, n->in[j]);
+        if (same) {
+            n->prep = d->prep;
+            n->prep_shared = 1;
+            return 0;
+        }
+    }
+    if (n->prep)
+        return 0;
+    int rc = nn_prepare_node(m, n, err);
+    if (rc < 0 || !n->prep)
+        return rc;
+    if (st->npacked == st->cap_packed) {
+        int cap = st->cap_packed ? st->cap_packed * 2 : 64;
+        const nn_node **p = realloc(st->packed, (size_t)cap * sizeof *p);
+        if (!p)
+            return nn_fail(err, STEP_ENOMEM, "out of memory");
+        st->packed = p;
+        st->cap_packed = cap;
+    }
+    st->packed[st->npacked++] = n;
+    return 0;
+}
+
 static int fold_graph(nn_model *m, nn_graph *g, fold_state *st, char **err) {
     for (int i = 0; i < g->nnodes; i++) {
         nn_node *n = &g->nodes[i];
@@ -136,8 +170,7 @@ static int fold_graph(nn_model *m, nn_graph *g, fold_state *st, char **err) {
             return nn_fail(err, rc0, "out of memory");
         if (rc0 > 0)
             continue;
-        rc0 = nn_prepare_node(m, n, err);
-        if (rc0 < 0)
+        if ((rc0 = prepare_or_share(m, n, st, err)) < 0)
             return rc0;
         int all = 1;
         const nn_tensor *ins[16];
@@ -247,6 +280,7 @@ int nn_model_fold(nn_model *m, char **err) {
     scan_uses(&m->main, st.mm_only);
     int rc = fold_graph(m, &m->main, &st, err);
     free(st.done);
+    free(st.packed);
     for (int i = 0; i < m->nvals; i++)
         free(st.dq[i]);
     free(st.dq);

@@ -149,6 +149,52 @@ static void sgemm_plain(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t
 }
 
 #ifdef NN_X86
+/* Lanes [0, r) of 8 set (r clamped to 0..8): masks for column tails narrower than 16. */
+__attribute__((target("avx2"))) static inline __m256i tail_mask(int64_t r) {
+    static const int32_t src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t n = r < 0 ? 0 : r > 8 ? 8 : r;
+    return _mm256_loadu_si256((const __m256i *)(src + 8 - n));
+}
+
+/* C rows i..i+rows-1 (rows 1 or 4), columns j..j+r-1 (r <= 16) with masked loads and stores:
+ * a ragged edge (Moonshine's head size 36 = 2 x 16 + 4) stays in vector registers instead
+ * of falling to the scalar loop. b: B's column j, rows ldb apart. */
+__attribute__((target("avx2,fma"))) static void tail_avx2(const sg *g, int64_t i, int rows,
+                                                          int64_t j, int64_t r, const float *b,
+                                                          int64_t ldb) {
+    const __m256i k0 = tail_mask(r), k1 = tail_mask(r - 8);
+    const int64_t K = g->K, lda = g->lda, ldc = g->ldc;
+    __m256 acc[4][2];
+    for (int q = 0; q < 4; q++)
+        acc[q][0] = acc[q][1] = _mm256_setzero_ps();
+    const float *a = g->A + i * lda;
+    if (rows == 4) {
+        for (int64_t k = 0; k < K; k++, b += ldb) {
+            __m256 b0 = _mm256_maskload_ps(b, k0), b1 = _mm256_maskload_ps(b + 8, k1);
+            for (int q = 0; q < 4; q++) {
+                __m256 x = _mm256_broadcast_ss(a + q * lda + k);
+                acc[q][0] = _mm256_fmadd_ps(x, b0, acc[q][0]);
+                acc[q][1] = _mm256_fmadd_ps(x, b1, acc[q][1]);
+            }
+        }
+    } else {
+        for (int64_t k = 0; k < K; k++, b += ldb) {
+            __m256 x = _mm256_broadcast_ss(a + k);
+            acc[0][0] = _mm256_fmadd_ps(x, _mm256_maskload_ps(b, k0), acc[0][0]);
+            acc[0][1] = _mm256_fmadd_ps(x, _mm256_maskload_ps(b + 8, k1), acc[0][1]);
+        }
+    }
+    for (int q = 0; q < rows; q++) {
+        float *c = g->C + (i + q) * ldc + j;
+        if (g->acc) {
+            acc[q][0] = _mm256_add_ps(acc[q][0], _mm256_maskload_ps(c, k0));
+            acc[q][1] = _mm256_add_ps(acc[q][1], _mm256_maskload_ps(c + 8, k1));
+        }
+        _mm256_maskstore_ps(c, k0, acc[q][0]);
+        _mm256_maskstore_ps(c + 8, k1, acc[q][1]);
+    }
+}
+
 /* Many rows: B's 16-column panel is copied to a contiguous K x 16 block first (B rows are
  * far apart; the copy keeps the panel in cache for every 4-row block of A). */
 __attribute__((target("avx2,fma"))) static void
@@ -204,8 +250,17 @@ sgemm_avx2_panels(const sg *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, f
         if (i < m1)
             sgemm_plain(g, i, m1, j, j + 16);
     }
-    if (j < n1)
-        sgemm_plain(g, m0, m1, j, n1);
+    if (j < n1) {
+        int64_t r = n1 - j;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t jj = 0; jj < 16; jj++)
+                panel[k * 16 + jj] = jj < r ? g->B[k * ldb + j + jj] : 0.0f;
+        int64_t i = m0;
+        for (; i + 4 <= m1; i += 4)
+            tail_avx2(g, i, 4, j, r, panel, 16);
+        for (; i < m1; i++)
+            tail_avx2(g, i, 1, j, r, panel, 16);
+    }
 }
 
 __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t m0, int64_t m1,
@@ -262,8 +317,8 @@ __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t 
             _mm256_storeu_ps(c + 3 * ldc, c30);
             _mm256_storeu_ps(c + 3 * ldc + 8, c31);
         }
-        if (j < n1)
-            sgemm_plain(g, i, i + 4, j, n1);
+        for (; j < n1; j += 16)
+            tail_avx2(g, i, 4, j, n1 - j < 16 ? n1 - j : 16, g->B + j, ldb);
     }
     for (; i < m1; i++) {
         const float *a = g->A + i * lda;
@@ -290,8 +345,8 @@ __attribute__((target("avx2,fma"))) static void sgemm_avx2(const sg *g, int64_t 
             _mm256_storeu_ps(c + j + 16, c2);
             _mm256_storeu_ps(c + j + 24, c3);
         }
-        if (j < n1)
-            sgemm_plain(g, i, i + 1, j, n1);
+        for (; j < n1; j += 16)
+            tail_avx2(g, i, 1, j, n1 - j < 16 ? n1 - j : 16, g->B + j, ldb);
     }
 }
 #endif

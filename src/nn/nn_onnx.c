@@ -777,7 +777,8 @@ static void free_graph(nn_graph *g) {
             }
         }
         free(n->attrs);
-        free(n->prep);
+        if (!n->prep_shared)
+            free(n->prep);
         free(n->name);
         free(n->op);
         free(n->in);

@@ -330,6 +330,8 @@ int k_dequantize_linear(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tens
 }
 
 /* ---- Conv ------------------------------------------------------------------------------------ */
+#define CONV_COLS ((int64_t)1 << 18) /* floats of im2col scratch per slice */
+
 int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)nout;
     const nn_tensor *x = in[0], *w = in[1], *bias = nin > 2 && in[2]->data ? in[2] : NULL;
@@ -372,35 +374,44 @@ int k_conv(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *ou
     int64_t L = od[0] * od[1], KK = Cg * kd[0] * kd[1], IL = id[0] * id[1], Mg = M / group;
     if (L == 0 || N == 0)
         return 0;
-    float *col = malloc((size_t)(KK * L) * sizeof *col);
-    if (!col)
-        return nn_kfail(k, STEP_ENOMEM, "out of memory (im2col %lld x %lld)", (long long)KK,
-                        (long long)L);
+    /* im2col a slice of output positions at a time (~1 MB of columns, from the session
+     * pool): the whole matrix would be KK x L (14 MB for Moonshine's second conv on 21 s) */
+    int64_t LC = (CONV_COLS / KK) & ~(int64_t)15;
+    if (LC < 16)
+        LC = 16;
+    if (LC > L)
+        LC = L;
+    nn_tensor colt = {0};
+    if ((rc = nn_kout(k, &colt, NN_F32, 2, (int64_t[]){KK, LC})) < 0)
+        return rc;
+    float *col = colt.data;
     for (int64_t n = 0; n < N; n++)
         for (int64_t g = 0; g < group; g++) {
             const float *xs = (const float *)x->data + (n * C + g * Cg) * IL;
-            for (int64_t c = 0; c < Cg; c++)
-                for (int64_t ky = 0; ky < kd[0]; ky++)
-                    for (int64_t kx = 0; kx < kd[1]; kx++) {
-                        float *row = col + ((c * kd[0] + ky) * kd[1] + kx) * L;
-                        for (int64_t oy = 0; oy < od[0]; oy++) {
-                            int64_t iy = oy * sd[0] - pb[0] + ky * dd[0];
-                            for (int64_t ox = 0; ox < od[1]; ox++) {
-                                int64_t ix = ox * sd[1] - pb[1] + kx * dd[1];
-                                int ok = iy >= 0 && iy < id[0] && ix >= 0 && ix < id[1];
-                                row[oy * od[1] + ox] = ok ? xs[c * IL + iy * id[1] + ix] : 0.0f;
-                            }
-                        }
-                    }
             float *y = (float *)out[0]->data + (n * M + g * Mg) * L;
             if (bias)
                 for (int64_t m = 0; m < Mg; m++)
                     for (int64_t l = 0; l < L; l++)
                         y[m * L + l] = ((const float *)bias->data)[g * Mg + m];
-            nn_sgemm(Mg, L, KK, (const float *)w->data + g * Mg * KK, KK, col, L, y, L,
-                     bias != NULL, k->nthreads);
+            for (int64_t l0 = 0; l0 < L; l0 += LC) {
+                int64_t lc = L - l0 < LC ? L - l0 : LC;
+                for (int64_t c = 0; c < Cg; c++)
+                    for (int64_t ky = 0; ky < kd[0]; ky++)
+                        for (int64_t kx = 0; kx < kd[1]; kx++) {
+                            float *row = col + ((c * kd[0] + ky) * kd[1] + kx) * lc;
+                            for (int64_t l = 0; l < lc; l++) {
+                                int64_t oy = (l0 + l) / od[1], ox = (l0 + l) % od[1];
+                                int64_t iy = oy * sd[0] - pb[0] + ky * dd[0];
+                                int64_t ix = ox * sd[1] - pb[1] + kx * dd[1];
+                                int ok = iy >= 0 && iy < id[0] && ix >= 0 && ix < id[1];
+                                row[l] = ok ? xs[c * IL + iy * id[1] + ix] : 0.0f;
+                            }
+                        }
+                nn_sgemm(Mg, lc, KK, (const float *)w->data + g * Mg * KK, KK, col, lc, y + l0, L,
+                         bias != NULL, k->nthreads);
+            }
         }
-    free(col);
+    nn_kscratch_done(k, &colt);
     return 0;
 }
 

@@ -225,7 +225,12 @@ void nn_session_free(nn_session *s) {
             if (s->prof_n[i] && nn_kernel_get(i))
                 fprintf(stderr, "nn profile: %-24s %8ld calls %10.3f ms\n", nn_kernel_get(i)->op,
                         s->prof_n[i], s->prof[i] * 1e3);
-        fprintf(stderr, "nn profile: pool %zu bytes in %d buffers\n", s->pool.bytes, s->pool.n);
+        fprintf(stderr, "nn profile: pool %zu bytes in %d buffers; over 1 MB:", s->pool.bytes,
+                s->pool.n);
+        for (int i = 0; i < s->pool.n; i++)
+            if (s->pool.b[i].cap > (1 << 20))
+                fprintf(stderr, " %.1f", (double)s->pool.b[i].cap / (1 << 20));
+        fprintf(stderr, "\n");
         free(s->prof);
         free(s->prof_n);
     }

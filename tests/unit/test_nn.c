@@ -644,6 +644,42 @@ static void test_gemm_kernels(void **state) {
     }
 }
 
+/* Float products on ragged shapes: one row, 4-row blocks, 16+ rows (the panel path), column
+ * counts off the 16/32 blocks (Moonshine's head size 36), accumulate or overwrite. */
+static void test_sgemm_ragged(void **state) {
+    (void)state;
+    uint64_t seed = 3;
+    int64_t shapes[][3] = {{1, 36, 36}, {1, 892, 36}, {4, 70, 20}, {7, 9, 3},
+                           {37, 130, 36}, {16, 5, 49}, {1, 33, 16}, {2, 1, 1}};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+        nn_tensor a = {0}, b = {0}, c = {0};
+        assert_int_equal(nn_tensor_alloc(&a, NN_F32, 2, (int64_t[]){M, K}), 0);
+        assert_int_equal(nn_tensor_alloc(&b, NN_F32, 2, (int64_t[]){K, N}), 0);
+        assert_int_equal(nn_tensor_alloc(&c, NN_F32, 2, (int64_t[]){M, N}), 0);
+        nn_ref_fill(&a, &seed, -1, 1);
+        nn_ref_fill(&b, &seed, -1, 1);
+        const float *A = a.data, *B = b.data;
+        float *C = c.data;
+        for (int acc = 0; acc <= 1; acc++)
+            for (int threads = 1; threads <= 2; threads++) {
+                for (int64_t i = 0; i < M * N; i++)
+                    C[i] = 0.5f;
+                nn_sgemm(M, N, K, A, K, B, N, C, N, acc, threads);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double e = acc ? 0.5 : 0;
+                        for (int64_t k = 0; k < K; k++)
+                            e += (double)A[i * K + k] * B[k * N + j];
+                        assert_float_equal(C[i * N + j], e, 1e-4 * (1 + sqrt((double)K)));
+                    }
+            }
+        nn_tensor_free(&a);
+        nn_tensor_free(&b);
+        nn_tensor_free(&c);
+    }
+}
+
 /* The fused attention-score kernel (nn_fuse.c) gives what Transpose -> Mul -> MatMul give,
  * on ragged shapes, with batch broadcasting, one query row (a decoder step), a non-scalar
  * scale (the unfused fallback); and the Moonshine decoder's attention gets fused at load. */
@@ -732,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_bad_models_fail_cleanly),
         cmocka_unit_test(test_ops_match_onnxruntime),
         cmocka_unit_test(test_gemm_kernels),
+        cmocka_unit_test(test_sgemm_ragged),
         cmocka_unit_test(test_fused_attention_scores),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
         cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
