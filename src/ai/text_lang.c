@@ -49,69 +49,98 @@ typedef struct lang_info {
     int major;     /* in MAJOR */
 } lang_info;
 
+/* N-grams are identified by a 64-bit hash (FNV-1a, then a finaliser so that every bit depends
+ * on every byte): the low bits pick the slot, the high 32 are kept to tell n-grams apart. A
+ * text's n-gram would have to agree with a different fingerprint n-gram on about 48 bits to be
+ * taken for it. */
+static inline uint64_t lang_hash_byte(uint64_t h, unsigned char c) {
+    return (h ^ c) * 0x100000001b3ull;
+}
+#define LANG_HASH_SEED 0xcbf29ce484222325ull
+static inline uint64_t lang_mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
 typedef struct lang_slot {
-    uint32_t hash; /* FNV-1a of the n-gram (tmap_hash) */
-    uint32_t gram; /* index + 1; 0 = empty */
+    uint32_t check; /* high half of the n-gram's hash */
+    uint32_t span;  /* its postings: post[span >> 12] .. + (span & 0xFFF); 0 = empty slot */
 } lang_slot;
+
+/* The fingerprints of languages [0, nlangs) as an open-addressing table from n-gram to its
+ * postings: 8-byte slots, one cache line per lookup, no string compare. */
+typedef struct lang_table {
+    lang_slot *slots;
+    size_t mask, nlangs;
+    lang_posting *post; /* sorted by language within an n-gram */
+} lang_table;
 
 struct text_lang {
     lang_info *langs; /* the major languages first, in MAJOR's order, then the rest */
     size_t nlangs, nmajor;
-    /* every n-gram of every fingerprint: an open-addressing table of 8-byte slots (the lookups
-     * are the hot path; the strings are only compared on a hash hit) */
-    lang_slot *slots;
-    size_t mask, ngrams;
-    char *pool; /* n-gram i is pool[off[i]], len[i] bytes */
-    uint32_t *off;
-    uint8_t *len;
-    uint32_t *first;    /* postings of n-gram i: post[first[i]] .. post[first[i + 1] - 1] */
-    lang_posting *post; /* sorted by language within an n-gram */
+    /* the major languages' table is used for every text and is small enough to stay in cache
+     * (~10k n-grams); the table of all languages only when the major ones are undecided */
+    lang_table major, all;
 };
 
-/* index of the n-gram s[0..n) with FNV-1a hash h, or -1 */
-static int32_t lang_find(const text_lang *l, uint32_t h, const char *s, size_t n) {
-    for (size_t j = h & l->mask;; j = (j + 1) & l->mask) {
-        const lang_slot *sl = &l->slots[j];
-        if (!sl->gram)
-            return -1;
-        uint32_t g = sl->gram - 1;
-        if (sl->hash == h && l->len[g] == n && !memcmp(l->pool + l->off[g], s, n))
-            return (int32_t)g;
+/* The postings of the fingerprint n-gram with hash h (lang_mix'ed) as a lang_slot span, or 0. */
+static uint32_t lang_find(const lang_table *t, uint64_t h) {
+    uint32_t check = (uint32_t)(h >> 32);
+    for (size_t j = h & t->mask;; j = (j + 1) & t->mask) {
+        const lang_slot *sl = &t->slots[j];
+        if (!sl->span || sl->check == check)
+            return sl->span;
     }
 }
 
-/* Moves the n-grams of the loading map m into l's compact table. */
-static int lang_index(text_lang *l, const tmap *m) {
-    size_t ng = m->count, cap = 64, bytes = 0;
-    while (cap < 2 * ng)
+/* Fills t with the n-grams of the loading map m that languages [0, nl) have; the postings of
+ * n-gram i are post[first[i]] .. post[first[i + 1] - 1], sorted by language. */
+static int lang_index(lang_table *t, size_t nl, const tmap *m, const uint32_t *first,
+                      const lang_posting *post) {
+    size_t n = 0, np = 0, cap = 64;
+    for (size_t g = 0; g < m->count; g++)
+        if (post[first[g]].lang < nl) {
+            n++;
+            for (uint32_t k = first[g]; k < first[g + 1] && post[k].lang < nl; k++)
+                np++;
+        }
+    while (cap < 2 * n)
         cap *= 2;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key)
-            bytes += m->slots[i].klen;
-    l->slots = calloc(cap, sizeof(*l->slots));
-    l->pool = malloc(bytes + 1);
-    l->off = malloc((ng + 1) * sizeof(*l->off));
-    l->len = malloc(ng + 1);
-    if (!l->slots || !l->pool || !l->off || !l->len)
+    t->slots = calloc(cap, sizeof(*t->slots));
+    t->post = malloc((np ? np : 1) * sizeof(*t->post));
+    if (!t->slots || !t->post)
         return STEP_ENOMEM;
-    l->mask = cap - 1;
-    l->ngrams = ng;
-    size_t at = 0;
+    t->mask = cap - 1;
+    t->nlangs = nl;
+    uint32_t at = 0;
     for (size_t i = 0; i < m->cap; i++) {
         const tmap_entry *e = &m->slots[i];
         if (!e->key)
             continue;
-        uint32_t g = (uint32_t)(uintptr_t)e->val - 1;
-        memcpy(l->pool + at, e->key, e->klen);
-        l->off[g] = (uint32_t)at;
-        l->len[g] = (uint8_t)e->klen;
-        at += e->klen;
-        size_t j = e->hash & l->mask;
-        while (l->slots[j].gram)
-            j = (j + 1) & l->mask;
-        l->slots[j] = (lang_slot){e->hash, g + 1};
+        size_t g = (uintptr_t)e->val - 1;
+        uint32_t k = first[g], start = at;
+        for (; k < first[g + 1] && post[k].lang < nl; k++)
+            t->post[at++] = post[k];
+        if (at == start)
+            continue;
+        uint64_t h = LANG_HASH_SEED;
+        for (size_t b = 0; b < e->klen; b++)
+            h = lang_hash_byte(h, (unsigned char)e->key[b]);
+        h = lang_mix(h);
+        size_t j = h & t->mask;
+        while (t->slots[j].span)
+            j = (j + 1) & t->mask;
+        t->slots[j] = (lang_slot){(uint32_t)(h >> 32), start << 12 | (at - start)};
     }
     return 0;
+}
+
+static void lang_table_free(lang_table *t) {
+    free(t->slots);
+    free(t->post);
 }
 
 static const char *const MAJOR[] = {"en", "de", "fr", "es", "it", "pt", "nl", "sv", "da", "nb",
@@ -245,24 +274,26 @@ int text_lang_load(const char *dir, text_lang **out, char **err) {
         /* counting sort of the (n-gram, language, rank) triples by n-gram; languages were read
          * in index order, so each posting list comes out sorted by language */
         size_t ng = ld.grams.count;
-        rc = lang_index(l, &ld.grams);
-        l->first = calloc(ng + 1, sizeof(*l->first));
-        l->post = malloc((ld.n ? ld.n : 1) * sizeof(*l->post));
-        if (!rc && (!l->first || !l->post))
+        uint32_t *first = calloc(ng + 2, sizeof(*first));
+        lang_posting *post = malloc((ld.n ? ld.n : 1) * sizeof(*post));
+        if (!first || !post)
             rc = STEP_ENOMEM;
         for (size_t i = 0; !rc && i < ld.n; i++)
-            l->first[ld.t[i].gram + 1]++;
+            first[ld.t[i].gram + 2]++;
         for (size_t i = 0; !rc && i < ng; i++)
-            l->first[i + 1] += l->first[i];
-        uint32_t *fill = rc ? NULL : malloc((ng + 1) * sizeof(*fill));
-        if (!rc && !fill)
-            rc = STEP_ENOMEM;
-        if (!rc) {
-            memcpy(fill, l->first, (ng + 1) * sizeof(*fill));
-            for (size_t i = 0; i < ld.n; i++)
-                l->post[fill[ld.t[i].gram]++] = (lang_posting){ld.t[i].lang, ld.t[i].rank};
-        }
-        free(fill);
+            first[i + 2] += first[i + 1];
+        /* first[g + 1] is where n-gram g's next posting goes; when all are placed, first[g]
+         * is where its postings start */
+        for (size_t i = 0; !rc && i < ld.n; i++)
+            post[first[ld.t[i].gram + 1]++] = (lang_posting){ld.t[i].lang, ld.t[i].rank};
+        if (!l->nmajor)
+            l->nmajor = l->nlangs;
+        if (!rc)
+            rc = lang_index(&l->major, l->nmajor, &ld.grams, first, post);
+        if (!rc && l->nmajor < l->nlangs)
+            rc = lang_index(&l->all, l->nlangs, &ld.grams, first, post);
+        free(first);
+        free(post);
     }
     free(ld.t);
     tmap_free(&ld.grams);
@@ -280,12 +311,8 @@ int text_lang_load(const char *dir, text_lang **out, char **err) {
 void text_lang_free(text_lang *l) {
     if (!l)
         return;
-    free(l->slots);
-    free(l->pool);
-    free(l->off);
-    free(l->len);
-    free(l->first);
-    free(l->post);
+    lang_table_free(&l->major);
+    lang_table_free(&l->all);
     free(l->langs);
     free(l);
 }
@@ -294,12 +321,9 @@ void text_lang_free(text_lang *l) {
  */
 
 typedef struct lang_gram {
-    uint32_t hash; /* FNV-1a, as tmap_hash */
-    uint16_t off;  /* in the prepared buffer */
-    uint8_t len;   /* bytes; 0 = empty slot */
-    uint8_t pad;
-    uint16_t count;
-    uint16_t seq; /* order of first appearance */
+    uint64_t hash;  /* lang_mix'ed */
+    uint32_t count; /* 0 = empty slot */
+    uint32_t seq;   /* order of first appearance */
 } lang_gram;
 
 /* libexttextcat's clean-up: runs of ASCII white space and digits become one '_', and the text
@@ -345,35 +369,30 @@ typedef struct lang_scratch {
 
 static void lang_count(lang_scratch *sc, const char *buf, size_t len) {
     for (size_t p = 0; p < len;) {
-        size_t step = utf8_step(buf + p, len - p), q = p, end = p;
-        uint32_t h = 2166136261u;
+        size_t step = utf8_step(buf + p, len - p), q = p;
+        uint64_t h = LANG_HASH_SEED;
         for (int chars = 0; chars < LANG_MAXCHARS && q < len; chars++) {
             size_t k = utf8_step(buf + q, len - q);
-            for (size_t b = 0; b < k; b++) {
-                h ^= (unsigned char)buf[q + b];
-                h *= 16777619u;
-            }
-            end = q + k;
-            size_t glen = end - p;
-            size_t j = h & sc->mask;
-            for (;;) {
+            for (size_t b = 0; b < k; b++)
+                h = lang_hash_byte(h, (unsigned char)buf[q + b]);
+            uint64_t m = lang_mix(h);
+            for (size_t j = m & sc->mask;; j = (j + 1) & sc->mask) {
                 lang_gram *g = &sc->slots[j];
-                if (!g->len) {
-                    *g = (lang_gram){h, (uint16_t)p, (uint8_t)glen, 0, 1, (uint16_t)sc->ndistinct};
+                if (!g->count) {
+                    *g = (lang_gram){m, 1, (uint32_t)sc->ndistinct};
                     sc->by_seq[sc->ndistinct++] = (uint16_t)j;
                     break;
                 }
-                if (g->hash == h && g->len == glen && !memcmp(buf + g->off, buf + p, glen)) {
+                if (g->hash == m) {
                     g->count++;
                     break;
                 }
-                j = (j + 1) & sc->mask;
             }
             /* underscores only at the borders: an n-gram stops after one (the first character
              * may be one) */
             if (chars > 0 && buf[q] == '_')
                 break;
-            q = end;
+            q += k;
         }
         p += step;
     }
@@ -387,20 +406,16 @@ typedef struct lang_cand {
     uint16_t lang;
 } lang_cand;
 
-/* Scores languages [0, nl) against the profile (gram[r]: the fingerprint n-gram ranked r in the
- * text, -1 if none has it); fills cand with those within
+/* Scores languages [0, nl) against the profile (span[r]: the postings of the n-gram ranked r in
+ * the text, 0 if no fingerprint has it); fills cand with those within
  * 3% of the best, best first. Returns their number, or -1 when more than LANG_MAXCAND. */
-static int lang_rank(const text_lang *l, size_t nl, const int32_t *gram, size_t np, int full,
-                     lang_cand cand[LANG_MAXCAND]) {
+static int lang_rank(const text_lang *l, const lang_table *t, const uint32_t *span, size_t np,
+                     int full, lang_cand cand[LANG_MAXCAND]) {
     int gain[LANG_MAXLANGS] = {0};
+    size_t nl = t->nlangs;
     for (size_t r = 0; r < np; r++) {
-        if (gram[r] < 0)
-            continue;
-        size_t i = (size_t)gram[r];
-        for (uint32_t k = l->first[i]; k < l->first[i + 1]; k++) {
-            const lang_posting *po = &l->post[k];
-            if (po->lang >= nl)
-                break;
+        const lang_posting *po = t->post + (span[r] >> 12), *end = po + (span[r] & 0xFFF);
+        for (; po < end; po++) {
             int d = (int)po->rank - (int)r;
             gain[po->lang] += LANG_OUTOFPLACE - (d < 0 ? -d : d);
         }
@@ -513,15 +528,24 @@ void text_lang_identify(const text_lang *l, const char *s, size_t n, char code[1
             profile[at] = sc.by_seq[i];
     }
 
-    int32_t gram[LANG_NGRAMS];
+    /* the table lookups miss the cache: start all the loads, then use them */
+    uint32_t span[LANG_NGRAMS];
+    uint64_t hash[LANG_NGRAMS];
     for (size_t r = 0; r < np; r++) {
-        const lang_gram *g = &sc.slots[profile[r]];
-        gram[r] = lang_find(l, g->hash, buf + g->off, g->len);
+        hash[r] = sc.slots[profile[r]].hash;
+        __builtin_prefetch(&l->major.slots[hash[r] & l->major.mask]);
     }
+    for (size_t r = 0; r < np; r++)
+        span[r] = lang_find(&l->major, hash[r]);
     lang_cand cand[LANG_MAXCAND];
-    int k = lang_rank(l, l->nmajor ? l->nmajor : l->nlangs, gram, np, 0, cand);
-    if (k <= 0 && l->nmajor && l->nmajor < l->nlangs)
-        k = lang_rank(l, l->nlangs, gram, np, 1, cand);
+    int k = lang_rank(l, &l->major, span, np, 0, cand);
+    if (k <= 0 && l->all.slots) {
+        for (size_t r = 0; r < np; r++)
+            __builtin_prefetch(&l->all.slots[hash[r] & l->all.mask]);
+        for (size_t r = 0; r < np; r++)
+            span[r] = lang_find(&l->all, hash[r]);
+        k = lang_rank(l, &l->all, span, np, 1, cand);
+    }
     free(big);
     if (buf != stack_buf)
         free(buf);
