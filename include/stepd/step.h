@@ -141,6 +141,7 @@ typedef struct step_response {
     json_t *headers; /* object of string values, e.g. {"location": "/x"} */
     void *raw;       /* set by step_respond_bytes: sent instead of body (the runtime frees it) */
     size_t raw_len;
+    void *internal;  /* the runtime's (streaming and following); do not touch */
 } step_response;
 
 /* Sets status and body (stolen). Returns 0 so a handler can `return step_respond(...)`. */
@@ -153,6 +154,40 @@ int step_respond_bytes(step_response *res, int status, const char *content_type,
                        size_t len);
 /* Sets a response header (copies both strings). */
 int step_response_header(step_response *res, const char *name, const char *value);
+
+/* ---- streaming responses (server-sent events) ------------------------------------------------
+ * An API handler can send its body while it runs, e.g. an LLM's tokens as they arrive:
+ *
+ *     step_stream *s;
+ *     step_respond_stream(ctx, res, 200, NULL, &s);      // headers go out now (SSE by default)
+ *     step_stream_event(s, "token", "Hel");               // each call reaches the client at once
+ *     step_stream_event(s, "done", "{}");
+ *     return 0;                                           // returning ends the response
+ *
+ * Named streams let other handlers feed clients: step_stream_publish(ctx, "chat", id, "token",
+ * text) from an event step, and an API handler answers `return step_respond_follow(res, "chat",
+ * id)`: the client gets what was published recently, then each event as it comes, until one
+ * named "end" (or it leaves). Following holds no thread. Loopback clients (the Workbench) can
+ * follow any stream at GET /__stepd/streams/STREAM/ID. */
+#define STEP_HAS_STREAMS 1
+typedef struct step_stream step_stream;
+/* Starts the response now with `status`, the headers set so far and `content_type` (NULL:
+ * text/event-stream, with no-cache headers). The handler's writes so far are made durable
+ * first. *out is valid until the handler returns. STEP_EINVAL if the response already started
+ * or this is not an API handler. */
+int step_respond_stream(step_ctx *ctx, step_response *res, int status, const char *content_type,
+                        step_stream **out);
+/* Sends bytes to the client (copied). STEP_ECLOSED once the client has gone. */
+int step_stream_write(step_stream *s, const void *data, size_t len);
+/* Sends one server-sent event: an "event:" line when `event` is not NULL, one "data:" line per
+ * line of `data`. */
+int step_stream_event(step_stream *s, const char *event, const char *data);
+/* Publishes one event to the followers of (stream, id); an event named "end" ends them. The
+ * last events of each (stream, id) are kept for a minute after its end for late followers. */
+int step_stream_publish(step_ctx *ctx, const char *stream, const char *id, const char *event,
+                        const char *data);
+/* Answers the request by following (stream, id) as server-sent events (see above). */
+int step_respond_follow(step_response *res, const char *stream, const char *id);
 /* Attaches a value for later middleware and the handler (steals `value`). */
 int step_request_set_local(step_request *req, const char *name, json_t *value);
 /* Borrowed: what middleware attached under `name`, or NULL. */

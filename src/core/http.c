@@ -23,6 +23,7 @@
 #include "core/runtime.h"
 #include "core/httputil.h"
 #include "core/schema.h"
+#include "core/stream.h"
 
 typedef struct http_job http_job;
 
@@ -61,6 +62,8 @@ struct http_job {
     char *resp_body;
     size_t resp_len;
     json_t *resp_headers;
+    step_stream *stream;       /* step_respond_stream: the body is being streamed */
+    char *follow_stream, *follow_id; /* step_respond_follow */
     http_job *next;
 };
 
@@ -76,6 +79,7 @@ struct http_server {
     uv_async_t done_async;
     pthread_mutex_t done_mu;
     http_job *done_head, *done_tail;
+    stream_hub *hub;
 };
 
 typedef struct stepd_handler {
@@ -111,8 +115,9 @@ static const char *reason_phrase(int status) {
 
 /* ---- sending (loop thread) ------------------------------------------------------------ */
 
-static void send_json(h2o_req_t *req, int status, const char *body, size_t len,
-                      const char *request_id, const char *trace_id, json_t *headers) {
+/* Status and headers of a response: the handler's, a default content type, the ids. */
+static void set_head(h2o_req_t *req, int status, const char *default_ctype,
+                     const char *request_id, const char *trace_id, json_t *headers) {
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     int has_ct = 0;
@@ -131,9 +136,11 @@ static void send_json(h2o_req_t *req, int status, const char *body, size_t len,
         h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL,
                               val.base, val.len);
     }
-    if (!has_ct && body)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/json; charset=utf-8"));
+    if (!has_ct && default_ctype) {
+        h2o_iovec_t ct = h2o_strdup(&req->pool, default_ctype, strlen(default_ctype));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct.base,
+                       ct.len);
+    }
     if (request_id && *request_id) {
         h2o_iovec_t id = h2o_strdup(&req->pool, request_id, strlen(request_id));
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
@@ -144,6 +151,12 @@ static void send_json(h2o_req_t *req, int status, const char *body, size_t len,
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-trace-id"), 0, NULL,
                               id.base, id.len);
     }
+}
+
+static void send_json(h2o_req_t *req, int status, const char *body, size_t len,
+                      const char *request_id, const char *trace_id, json_t *headers) {
+    set_head(req, status, body ? "application/json; charset=utf-8" : NULL, request_id, trace_id,
+             headers);
     /* h2o_send_inline leaves the length unset, and HTTP/1.1 then delimits the body by closing
      * the connection: say it, so keep-alive connections stay open */
     req->res.content_length = body ? len : 0;
@@ -166,6 +179,8 @@ static void send_error(h2o_req_t *req, int status, const char *message, json_t *
 static void job_free(http_job *j) {
     if (!j)
         return;
+    free(j->follow_stream);
+    free(j->follow_id);
     registry_unref(j->reg);
     free(j->body);
     free(j->resp_body);
@@ -180,11 +195,23 @@ static void on_jobs_done(uv_async_t *a) {
     http_job *j = s->done_head;
     s->done_head = s->done_tail = NULL;
     pthread_mutex_unlock(&s->done_mu);
+    /* streams first: one a finished job opened must have started */
+    if (s->hub)
+        stream_hub_run(s->hub);
     while (j) {
         http_job *next = j->next;
-        if (j->pend) {
-            h2o_req_t *req = j->pend->req;
+        h2o_req_t *req = j->pend ? j->pend->req : NULL;
+        if (j->pend)
             j->pend->job = NULL;
+        if (j->stream) {
+            stream_handler_done(j->stream); /* ends the response once its bytes are out */
+        } else if (req && j->follow_stream) {
+            set_head(req, 200, "text/event-stream", j->request_id, j->trace_id, j->resp_headers);
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
+            if (stream_follow(s->hub, req, j->follow_stream, j->follow_id))
+                send_error(req, 503, "server is out of memory", NULL, j->request_id);
+        } else if (req) {
             send_json(req, j->status, j->resp_body, j->resp_len, j->request_id, j->trace_id,
                       j->resp_headers);
         }
@@ -240,7 +267,7 @@ static void run_api(http_job *j) {
     step_def *s = j->step;
     step_request req = {.method = j->method, .path = j->path, .request_id = j->request_id,
                         .raw_body = j->body ? j->body : "", .raw_body_len = j->body_len};
-    step_response res = {.status = 200};
+    step_response res = {.status = 200, .internal = j};
     req.headers = json_object();
     req.path_params = json_object();
     req.locals = json_object();
@@ -306,10 +333,17 @@ static void run_api(http_job *j) {
                               rc < 0 ? step_strerror(rc) : "handler failed");
         log_write(STEP_LOG_ERROR, s->name, j->trace_id, "api handler failed", f);
         json_decref(f);
+        free(j->follow_stream); /* a failed handler answers 500, not a stream to follow */
+        j->follow_stream = NULL;
         respond_error(j, 500, "internal error", NULL);
         goto out;
     }
 send:
+    if (j->stream || j->follow_stream) { /* the body is (or will be) streamed */
+        j->resp_headers = res.headers;
+        res.headers = NULL;
+        goto out;
+    }
     if (res.status < 100 || res.status > 999) {
         respond_error(j, 500, "internal error: handler set an invalid status", NULL);
         goto out;
@@ -445,6 +479,64 @@ static void run_admin(http_job *j) {
     json_decref(body);
 }
 
+/* ---- streaming (see stream.h) -------------------------------------------------------------- */
+
+/* Loop: the head of a handler's stream, on the request its job answers. */
+static h2o_req_t *stream_start(void *owner, int status, const char *content_type,
+                               json_t *headers) {
+    http_job *j = owner;
+    h2o_req_t *req = j->pend ? j->pend->req : NULL;
+    if (req) {
+        set_head(req, status, content_type, j->request_id, j->trace_id, headers);
+        if (!strncmp(content_type, "text/event-stream", 17))
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
+    }
+    json_decref(headers);
+    return req;
+}
+
+int step_respond_stream(step_ctx *ctx, step_response *res, int status, const char *content_type,
+                        step_stream **out) {
+    http_job *j = res ? res->internal : NULL;
+    if (out)
+        *out = NULL;
+    if (!j || !out || j->stream || j->follow_stream || status < 100 || status > 999)
+        return STEP_EINVAL;
+    if (ctx && ctx->tx)
+        txn_sync(ctx->tx); /* what the handler wrote so far is durable before the client hears */
+    json_t *headers = res->headers;
+    res->headers = NULL;
+    res->status = status;
+    j->stream = stream_open(j->srv->hub, j, status,
+                            content_type ? content_type : "text/event-stream", headers);
+    *out = j->stream;
+    return j->stream ? 0 : STEP_ENOMEM;
+}
+
+int step_respond_follow(step_response *res, const char *stream, const char *id) {
+    http_job *j = res ? res->internal : NULL;
+    if (!j || !stream || !*stream || !id || !*id || j->stream || j->follow_stream)
+        return STEP_EINVAL;
+    if (!(j->follow_stream = strdup(stream)) || !(j->follow_id = strdup(id))) {
+        free(j->follow_stream);
+        j->follow_stream = NULL;
+        return STEP_ENOMEM;
+    }
+    res->status = 200;
+    return 0;
+}
+
+int step_stream_publish(step_ctx *ctx, const char *stream, const char *id, const char *event,
+                        const char *data) {
+    if (!ctx || !stream || !*stream || !id || !*id)
+        return STEP_EINVAL;
+    http_server *srv = ctx->rt ? ctx->rt->http : NULL;
+    if (!srv || !srv->hub)
+        return STEP_ECLOSED;
+    return stream_publish(srv->hub, stream, id, event, data);
+}
+
 /* The handler's state writes and emits are durable (or failed): now the client may know. */
 static void api_end(txn *t, int rc) {
     http_job *j = t->owner;
@@ -457,6 +549,8 @@ static void api_end(txn *t, int rc) {
         j->resp_body = NULL;
         json_decref(j->resp_headers);
         j->resp_headers = NULL;
+        free(j->follow_stream);
+        j->follow_stream = NULL;
         respond_error(j, 500, "internal error: a state write or emit failed", NULL);
     }
     job_done(j);
@@ -617,6 +711,25 @@ static int admin_request(http_server *srv, h2o_req_t *req, const char *path, siz
         return dispatch(srv, req, NULL, len, JOB_ADMIN_STATE);
     if (h2o_memis(path, len, H2O_STRLIT("/__stepd/dlq/replay")) && post)
         return dispatch(srv, req, NULL, len, JOB_ADMIN_REPLAY);
+    if (len > 17 && !memcmp(path, "/__stepd/streams/", 17) && get) {
+        /* GET /__stepd/streams/STREAM/ID (percent-encoded): follow it as server-sent events */
+        const char *rest = path + 17, *slash = memchr(rest, '/', len - 17);
+        char *name = slash ? http_url_decode(rest, (size_t)(slash - rest), 0) : NULL;
+        char *id = slash ? http_url_decode(slash + 1, len - 17 - (size_t)(slash - rest) - 1, 0)
+                         : NULL;
+        if (!name || !*name || !id || !*id || strchr(id, '/')) {
+            send_error(req, 400, "usage: /__stepd/streams/STREAM/ID", NULL, NULL);
+        } else {
+            set_head(req, 200, "text/event-stream", NULL, NULL, NULL);
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                           H2O_STRLIT("no-cache"));
+            if (stream_follow(srv->hub, req, name, id))
+                send_error(req, 503, "server is out of memory", NULL, NULL);
+        }
+        free(name);
+        free(id);
+        return 0;
+    }
     send_error(req, 404, "unknown admin endpoint", NULL, NULL);
     return 0;
 }
@@ -696,6 +809,11 @@ int http_server_start(runtime *rt, char **err) {
     srv->accept_ctx.hosts = srv->config.hosts;
     uv_async_init(rt->loop, &srv->done_async, on_jobs_done);
     srv->done_async.data = srv;
+    srv->hub = stream_hub_new(rt->loop, &srv->done_async, stream_start);
+    if (!srv->hub) {
+        *err = strdup("out of memory");
+        return STEP_ENOMEM;
+    }
     rt->http = srv;
 
     struct sockaddr_storage addr;
@@ -739,6 +857,8 @@ void http_server_set_registry(http_server *s, registry *reg) {
 }
 
 void http_server_stop_accepting(http_server *s) {
+    if (s && s->hub)
+        stream_hub_shutdown(s->hub); /* followers end; their connections finish */
     if (s && s->listening) {
         s->listening = 0;
         uv_close((uv_handle_t *)&s->listener, NULL);
@@ -749,6 +869,8 @@ void http_server_free(http_server *s) {
     if (!s)
         return;
     on_jobs_done(&s->done_async); /* answers nobody (loop stopped) but frees finished jobs */
+    stream_hub_free(s->hub);
+    s->hub = NULL;
     if (s->listening)
         uv_close((uv_handle_t *)&s->listener, NULL);
     if (!uv_is_closing((uv_handle_t *)&s->done_async))

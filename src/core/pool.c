@@ -6,6 +6,7 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stepd/step.h>
 
@@ -23,10 +24,12 @@ struct pool {
     int closing;
     int nthreads;
     pthread_t *threads;
+    char name[16]; /* thread name, for top -H, perf and gdb */
 };
 
 static void *worker(void *arg) {
     pool *p = arg;
+    pthread_setname_np(pthread_self(), p->name);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->closing)
@@ -48,7 +51,7 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-pool *pool_new(int threads) {
+pool *pool_new(int threads, const char *name) {
     if (threads < 1)
         threads = 1;
     pool *p = calloc(1, sizeof(*p));
@@ -61,6 +64,7 @@ pool *pool_new(int threads) {
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    snprintf(p->name, sizeof(p->name), "%s", name ? name : "stepd-pool");
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20); /* handlers get 1 MiB of stack */

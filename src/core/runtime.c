@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,7 @@ static int64_t expire_running(runtime *rt, int64_t now) {
 
 static void *dispatcher_main(void *arg) {
     runtime *rt = arg;
+    pthread_setname_np(pthread_self(), "stepd-dispatch");
     int full = 1;
     while (!atomic_load(&rt->stopping)) {
         registry *reg = runtime_registry(rt);
@@ -328,6 +330,14 @@ static void *dispatcher_main(void *arg) {
             if (n == want)
                 atomic_store(&s->dirty, 1); /* there may be more */
             for (size_t j = 0; j < n; j++) {
+                if (msgs[j].attempt >= s->max_attempts) {
+                    /* its runs so far all died with the process (see queue.h): a handler that
+                     * crashes the server on this event must not crash it at every restart */
+                    event_failed(rt, s, &msgs[j], msgs[j].last_error ? msgs[j].last_error
+                                                                     : QUEUE_LOST_RUN, 1);
+                    queue_msg_clear(&msgs[j]);
+                    continue;
+                }
                 running_event *ev = calloc(1, sizeof(*ev));
                 if (!ev) {
                     rt->q->ops->release(rt->q, msgs[j].id);
@@ -680,6 +690,9 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
     *err = NULL;
     rt->cfg = cfg;
     rt->dev = cfg->dev;
+    /* a client that leaves while its response is being written must not kill the server:
+     * writes then fail with EPIPE, which h2o handles */
+    signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&rt->reg_mu, NULL);
     pthread_mutex_init(&rt->disp_mu, NULL);
     pthread_cond_init(&rt->disp_cv, NULL);
@@ -719,8 +732,8 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
     rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err);
     if (rc)
         return rc;
-    rt->workers = pool_new(cfg->workers);
-    rt->event_workers = pool_new(cfg->event_workers);
+    rt->workers = pool_new(cfg->workers, "stepd-api");
+    rt->event_workers = pool_new(cfg->event_workers, "stepd-event");
     rt->loop = malloc(sizeof(uv_loop_t));
     if (!rt->workers || !rt->event_workers || !rt->loop || uv_loop_init(rt->loop)) {
         free(rt->loop);

@@ -23,6 +23,7 @@ typedef struct mem_entry {
 typedef struct mem_msg {
     queue_msg m;
     int64_t lease_until; /* leased while > now */
+    int claims;          /* deliveries started (see queue.h) */
     int64_t failed_ms;   /* dead letters only */
 } mem_msg;
 
@@ -412,6 +413,19 @@ static int mem_claim(queue *qq, const char *step, int64_t now_ms, int64_t lease_
     }
     if (rc == 0 && cnt && !(res = calloc(cnt, sizeof *res)))
         rc = STEP_ENOMEM;
+    for (size_t j = 0; rc == 0 && j < cnt; j++) { /* a run lost with the process: failed */
+        mem_msg *e = pick[j];
+        if (e->claims > e->m.attempt) {
+            char *why = strdup(QUEUE_LOST_RUN);
+            if (!why) {
+                rc = STEP_ENOMEM;
+                break;
+            }
+            free(e->m.last_error);
+            e->m.last_error = why;
+            e->m.attempt = e->claims;
+        }
+    }
     for (size_t j = 0; rc == 0 && j < cnt; j++) {
         if ((rc = msg_copy(&res[j], &pick[j]->m))) {
             queue_msgs_free(res, j);
@@ -419,8 +433,10 @@ static int mem_claim(queue *qq, const char *step, int64_t now_ms, int64_t lease_
         }
     }
     if (rc == 0) {
-        for (size_t j = 0; j < cnt; j++)
+        for (size_t j = 0; j < cnt; j++) {
             pick[j]->lease_until = now_ms + lease_ms;
+            pick[j]->claims++;
+        }
     } else {
         cnt = 0;
     }
@@ -514,6 +530,8 @@ static int mem_release(queue *qq, const char *id) {
     long i = find_msg(db->q, db->nq, id);
     if (i >= 0) {
         db->q[i].lease_until = 0;
+        if (db->q[i].claims > 0)
+            db->q[i].claims--;
         rc = 0;
     }
     pthread_mutex_unlock(&db->mu);
@@ -589,6 +607,7 @@ static int mem_dlq_replay(queue *qq, const char *id, size_t *replayed) {
         memmove(&db->dead[i], &db->dead[i + 1], (db->ndead - i - 1) * sizeof *db->dead);
         db->ndead--;
         e.m.attempt = 0;
+        e.claims = 0;
         e.m.due_ms = queue_now_ms();
         e.lease_until = 0;
         e.failed_ms = 0;

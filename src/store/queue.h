@@ -11,7 +11,10 @@
  *
  * A leased message whose lease expires (the process died) is ready again: delivery is
  * at-least-once. `attempt` counts failed attempts recorded by retry(); the attempt a handler
- * sees is attempt + 1. All functions are thread-safe and may block; push/ack/retry/bury are
+ * sees is attempt + 1. Adapters also count deliveries started: a claim that finds a delivery
+ * that ended without ack/retry/bury/release (the process died while its handler ran) counts it
+ * as a failed attempt (attempt grows, last_error = QUEUE_LOST_RUN), so a message that crashes
+ * the process runs out of attempts instead of crashing it at every restart. All functions are thread-safe and may block; push/ack/retry/bury are
  * durable when they return 0. Errors are negative STEP_E* codes from <stepd/step.h>.
  *
  * Reserved fields (group_key, idem_key) let FIFO-per-key and dedupe land without changing
@@ -25,6 +28,8 @@
 
 typedef struct queue queue;
 typedef struct store_write store_write; /* store/write.h */
+
+#define QUEUE_LOST_RUN "the process stopped while the handler ran (crash or kill)"
 
 typedef struct queue_msg {
     char *id;         /* unique per delivery; push generates one when NULL */

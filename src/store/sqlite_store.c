@@ -35,7 +35,7 @@ static const char SCHEMA[] =
     " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, event_id TEXT, topic TEXT NOT NULL,"
     " step TEXT NOT NULL, data TEXT NOT NULL, trace_id TEXT, attempt INTEGER NOT NULL,"
     " due_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, lease_until INTEGER NOT NULL,"
-    " group_key TEXT, idem_key TEXT, last_error TEXT);"
+    " group_key TEXT, idem_key TEXT, last_error TEXT, claims INTEGER NOT NULL DEFAULT 0);"
     "DROP INDEX IF EXISTS queue_step_seq;" /* early files: claim now uses queue_step_due */
     "CREATE INDEX IF NOT EXISTS queue_step_due ON queue(step, due_ms);"
     "CREATE INDEX IF NOT EXISTS queue_due ON queue(due_ms);"
@@ -347,6 +347,18 @@ int sqlite_store_open(const sqlite_store_opts *opts, state_store **state, queue 
         sqlite3_free(msg);
         goto fail;
     }
+    /* files from before `claims` (deliveries started) get the column */
+    sqlite3_stmt *probe = NULL;
+    if (sqlite3_prepare_v2(db->wdb, "SELECT claims FROM queue LIMIT 0", -1, &probe, NULL) !=
+            SQLITE_OK &&
+        sqlite3_exec(db->wdb, "ALTER TABLE queue ADD COLUMN claims INTEGER NOT NULL DEFAULT 0",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        sq_set_error("cannot upgrade database %s: %s", db->path, msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        err = STEP_EIO;
+        goto fail;
+    }
+    sqlite3_finalize(probe);
     if ((err = sq_prepare_writes(db)))
         goto fail;
     if ((err = sq_open_conn(db->path, &db->cdb)))

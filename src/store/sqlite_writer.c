@@ -50,13 +50,19 @@ static const char *const WSQL[WS_COUNT] = {
     [WS_PUSH] = "INSERT INTO queue(id, event_id, topic, step, data, trace_id, attempt, due_ms,"
                 " created_ms, lease_until, group_key, idem_key, last_error)"
                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12)",
-    [WS_CLAIM] = "UPDATE queue SET lease_until = ?1 WHERE seq IN (SELECT seq FROM queue"
+    /* a claim that finds more deliveries started than attempts recorded (the process died
+     * while a handler ran: crash, kill -9) counts those runs as failed attempts, so an event
+     * that crashes the server reaches the dead-letter queue instead of crashing it forever */
+    [WS_CLAIM] = "UPDATE queue SET lease_until = ?1, attempt = max(attempt, claims),"
+                 " last_error = CASE WHEN claims > attempt THEN '" QUEUE_LOST_RUN "'"
+                 " ELSE last_error END, claims = claims + 1"
+                 " WHERE seq IN (SELECT seq FROM queue"
                  " INDEXED BY queue_step_due WHERE step = ?2 AND due_ms <= ?3"
                  " AND lease_until <= ?3 ORDER BY due_ms, seq LIMIT ?4) RETURNING " MSG_COLS,
     [WS_ACK] = "DELETE FROM queue WHERE id = ?1",
     [WS_RETRY] = "UPDATE queue SET attempt = attempt + 1, due_ms = ?2, last_error = ?3,"
                  " lease_until = 0 WHERE id = ?1",
-    [WS_RELEASE] = "UPDATE queue SET lease_until = 0 WHERE id = ?1",
+    [WS_RELEASE] = "UPDATE queue SET lease_until = 0, claims = max(claims - 1, 0) WHERE id = ?1",
     [WS_BURY_COPY] = "INSERT INTO dead(" COPY_COLS ", failed_ms) SELECT id, event_id, topic,"
                      " step, data, trace_id, attempt + 1, due_ms, created_ms, group_key,"
                      " idem_key, ?2, ?3 FROM queue WHERE id = ?1",

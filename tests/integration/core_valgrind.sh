@@ -8,6 +8,7 @@ if [ "${BUILD:-build}" != build ]; then
 fi
 command -v valgrind >/dev/null || fail "valgrind is not installed (scripts/install-deps.sh installs it)"
 dir=$(project basic)
+cp "$STEPD_ROOT"/tests/integration/projects/streams/steps/*.c "$dir/steps/" # streaming too
 # compile the steps before valgrind (the compiler's children are not what we check)
 start_server "$dir" start
 stop_server TERM
@@ -33,6 +34,18 @@ for _ in $(seq 100); do
     case "$("$STEPD_BIN" dlq list --port "$PORT")" in *v3*) break ;; esac
     sleep 0.1
 done
+# streams: a handler's own, a follower with live events and "end", a client that leaves
+U="http://127.0.0.1:$PORT"
+contains "$(curl -sN -m 20 "$U/stream?n=2")" "event: done" "stream under valgrind"
+curl -sN -m 20 "$U/follow/vg" >"$TMP/follow" &
+FPID=$!
+sleep 1
+http POST /publish/vg '{"event":"token","data":"x"}' >/dev/null
+http POST /publish/vg '{"event":"end","data":"{}"}' >/dev/null
+wait "$FPID"
+contains "$(cat "$TMP/follow")" "event: end" "follower under valgrind"
+curl -sN -m 1 "$U/forever" >/dev/null 2>&1
+sleep 1
 stop_server TERM
 grep -q "ERROR SUMMARY: 0 errors" "$VG_LOG" || { cat "$VG_LOG"; fail "valgrind reported errors"; }
 [ "$EXIT_CODE" = 0 ] || { tail -20 "$VG_LOG"; fail "exit code $EXIT_CODE under valgrind"; }

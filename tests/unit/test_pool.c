@@ -23,7 +23,7 @@ static void job(void *arg) {
 
 static void test_runs_all_jobs_in_parallel(void **state) {
     (void)state;
-    pool *p = pool_new(4);
+    pool *p = pool_new(4, "test-pool");
     assert_non_null(p);
     assert_int_equal(pool_threads(p), 4);
     for (int i = 0; i < 200; i++)

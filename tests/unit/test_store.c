@@ -303,11 +303,13 @@ static void test_queue_lease_expiry_reclaims(void **state) {
     assert_int_equal(q->ops->claim(q, "s1", now + 999, 1000, 10, &got, &n), 0);
     assert_int_equal(n, 0);
     queue_msgs_free(got, n);
-    /* the lease ran out (the worker died): delivered again, attempt unchanged */
+    /* the lease ran out (the worker died): delivered again, the lost run counted as a failed
+     * attempt (so a message that kills its worker cannot do it forever) */
     assert_int_equal(q->ops->claim(q, "s1", now + 1000, 1000, 10, &got, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(got[0].id, "m1");
-    assert_int_equal(got[0].attempt, 0);
+    assert_int_equal(got[0].attempt, 1);
+    assert_string_equal(got[0].last_error, QUEUE_LOST_RUN);
     queue_msgs_free(got, n);
 }
 
@@ -842,6 +844,41 @@ static void test_sqlite_crash_keeps_acknowledged_writes(void **state) {
 }
 
 
+static void test_queue_lost_runs_count_as_attempts(void **state) {
+    fixture *f = *state;
+    queue *q = f->q;
+    push1(q, "m1", "s1", "{}");
+    int64_t t = queue_now_ms();
+    queue_msg *got;
+    size_t n;
+    assert_int_equal(q->ops->claim(q, "s1", t, 1000, 1, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempt, 0);
+    queue_msgs_free(got, n);
+    /* the process died during that run: the lease expires, the next claim counts it */
+    for (int lost = 1; lost <= 2; lost++) {
+        t += 2000;
+        assert_int_equal(q->ops->claim(q, "s1", t, 1000, 1, &got, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(got[0].attempt, lost);
+        assert_string_equal(got[0].last_error, QUEUE_LOST_RUN);
+        queue_msgs_free(got, n);
+    }
+    /* a recorded failure is one attempt, not two; a release is none */
+    assert_int_equal(q->ops->retry(q, "m1", t, "boom"), 0);
+    assert_int_equal(q->ops->claim(q, "s1", t, 1000, 1, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempt, 3);
+    assert_string_equal(got[0].last_error, "boom");
+    queue_msgs_free(got, n);
+    assert_int_equal(q->ops->release(q, "m1"), 0);
+    assert_int_equal(q->ops->claim(q, "s1", t, 1000, 1, &got, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempt, 3);
+    assert_string_equal(got[0].last_error, "boom");
+    queue_msgs_free(got, n);
+}
+
 /* ---- asynchronous writes (store/write.h) ----------------------------------------------------- */
 
 typedef struct waitmark {
@@ -960,6 +997,7 @@ static void test_async_writes_order_and_ack_fallback(void **state) {
         cmocka_unit_test_setup_teardown(test_queue_release_and_next_due, setup, teardown),         \
         cmocka_unit_test_setup_teardown(test_queue_claim_order_is_due_then_push, setup, teardown), \
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),                 \
+        cmocka_unit_test_setup_teardown(test_queue_lost_runs_count_as_attempts, setup, teardown),  \
         cmocka_unit_test_setup_teardown(test_async_writes_order_and_ack_fallback, setup, teardown)
 
 int main(void) {

@@ -6,6 +6,10 @@
  * `metrics.ai` event per call. Without a model, a stand-in reply says how to configure one.
  * A failed call makes the attempt fail (the runtime retries with backoff); on the last
  * attempt the chat is marked "failed" with the reason instead of staying "processing".
+ *
+ * The reply is streamed as it is generated: each token is published to the named stream
+ * ("chat", chatId) that GET /ai/chat/:id/stream follows, then an "end" event with the outcome
+ * (a retried attempt first publishes "reset", so a client starts its text over).
  */
 #include <stepd/ai/llm.h>
 #include <stepd/step.h>
@@ -13,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_ATTEMPTS 3
 
@@ -26,8 +31,32 @@ static void client_init(void) {
     free(err);
 }
 
+typedef struct tokens {
+    step_ctx *ctx;
+    const char *chat_id;
+} tokens;
+
+/* Each content delta from the model, as it arrives: one "token" event to the followers. */
+static int on_token(void *ud, const char *delta, size_t len) {
+    tokens *t = ud;
+    char *text = strndup(delta, len);
+    if (text)
+        step_stream_publish(t->ctx, "chat", t->chat_id, "token", text);
+    free(text);
+    return 0; /* keep going */
+}
+
 static int finish(step_ctx *ctx, const char *chat_id, json_t *chat, const char *status,
                   const char *reply, const char *error) {
+    json_t *end = json_pack("{s:s}", "status", status);
+    if (reply)
+        json_object_set_new(end, "response", json_string(reply));
+    if (error)
+        json_object_set_new(end, "error", json_string(error));
+    char *end_text = json_dumps(end, JSON_COMPACT);
+    json_decref(end);
+    step_stream_publish(ctx, "chat", chat_id, "end", end_text ? end_text : "{}");
+    free(end_text);
     json_object_set_new(chat, "status", json_string(status));
     if (reply)
         json_object_set_new(chat, "response", json_string(reply));
@@ -57,6 +86,7 @@ static int respond(step_ctx *ctx, json_t *input) {
         char reply[600];
         snprintf(reply, sizeof(reply), "You said: %.400s (no model configured: set "
                  "OPENAI_API_KEY or OPENAI_BASE_URL and OPENAI_MODEL)", message ? message : "");
+        step_stream_publish(ctx, "chat", chat_id, "token", reply);
         rc = finish(ctx, chat_id, chat, "completed", reply, NULL);
         json_decref(chat);
         return rc;
@@ -64,7 +94,10 @@ static int respond(step_ctx *ctx, json_t *input) {
     json_t *msgs = json_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
                              "You are a helpful assistant.", "role", "user", "content",
                              message ? message : "");
-    stepd_llm_request req = {.messages = msgs};
+    if (step_attempt(ctx) > 1) /* the tokens of a failed attempt were already published */
+        step_stream_publish(ctx, "chat", chat_id, "reset", "{}");
+    tokens tk = {.ctx = ctx, .chat_id = chat_id};
+    stepd_llm_request req = {.messages = msgs, .stream = 1, .on_token = on_token, .token_ud = &tk};
     stepd_llm_hooks hooks = stepd_llm_step_hooks(ctx);
     stepd_llm_result res = {0};
     rc = stepd_llm_chat(client, &req, &hooks, &res);
