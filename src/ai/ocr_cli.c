@@ -204,8 +204,9 @@ int ai_cli_ocr(int argc, char **argv) {
     }
     size_t wi;
     json_t *w;
-    json_array_foreach(json_object_get(doc, "warnings"), wi, w)
+    json_array_foreach(json_object_get(doc, "warnings"), wi, w) {
         fprintf(stderr, "stepd ai ocr: warning: %s\n", json_string_value(w));
+    }
     /* the CLI prints the documented keys in a stable order */
     json_t *outj = json_pack(
         "{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "type", json_object_get(doc, "type"), "classifiedBy",

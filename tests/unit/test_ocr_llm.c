@@ -242,9 +242,13 @@ static void test_server_down_falls_back_with_a_warning(void **state) {
 static void test_no_model_means_keywords_and_no_network(void **state) {
     (void)state;
     clear_env();
+    /* a server is there, but a base URL without a model is "no model configured" */
+    llm_fake_server *srv = llm_fake_start();
+    setenv("OPENAI_BASE_URL", llm_fake_url(srv), 1);
     stepd_llm_client *c = NULL;
     char *err = NULL;
     assert_int_equal(stepd_llm_client_new(NULL, &c, &err), 0);
+    clear_env();
     assert_int_equal(stepd_llm_client_has_model(c), 0);
     ai_ocr_llm l = {.client = c};
     ai_ocr_options o = ai_ocr_options_default();
@@ -270,8 +274,10 @@ static void test_no_model_means_keywords_and_no_network(void **state) {
     assert_string_equal(str(doc, "classifiedBy"), "keywords");
     assert_non_null(strstr(warning0(doc), "no chat model configured"));
     json_decref(doc);
+    assert_int_equal(llm_fake_connections(srv), 0);
     free(pdf);
     stepd_llm_client_free(c);
+    llm_fake_stop(srv);
 }
 
 static void test_prompt_is_bounded_and_valid_utf8(void **state) {

@@ -4,7 +4,7 @@
  * failed with the reason and not retried; other failures are retried by the runtime.
  * Entities come from the text module (stepd/ai/text.h) through the ocr module's entities hook.
  * When no type was given, a chat model classifies the document if one is configured
- * (OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL, or "ai" in stepd.json; see docs/llm.md;
+ * (OPENAI_API_KEY, or OPENAI_BASE_URL + OPENAI_MODEL in stepd's environment; see docs/llm.md;
  * DOCUMENTS_NO_LLM=1 turns it off), keyword scoring otherwise or when the call fails — the
  * stored record says which in "classifiedBy", and a failed call is logged as a warning.
  */
