@@ -23,8 +23,12 @@
 typedef struct tbuf {
     char *p;
     size_t len, cap;
-    int oom; /* sticky: an allocation failed, contents are truncated */
+    int oom;   /* sticky: an allocation failed, contents are truncated */
+    int fixed; /* p is the caller's storage (a stack array): growing moves it to the heap */
 } tbuf;
+
+/* A tbuf over caller storage of cap bytes; tbuf_free() then frees only what it allocated. */
+#define TBUF_ON(array) ((tbuf){(array), 0, sizeof(array), 0, 1})
 
 int tbuf_grow(tbuf *b, size_t need); /* 0, or -1 (and b->oom set) */
 static inline void tbuf_put(tbuf *b, const char *s, size_t n) {

@@ -506,6 +506,24 @@ typedef struct assess {
     int n;
 } assess;
 
+#define SENT_STACK_TOKENS 64
+#define SENT_STACK_BYTES 1024
+
+/* Doubles the assessments array (*cap entries), moving it off the stack first; NULL (and a
+ * freed) when out of memory. */
+static assess *assess_grow(assess *a, assess *stack, size_t *cap) {
+    assess *nv = a == stack ? malloc(*cap * 2 * sizeof(*nv)) : realloc(a, *cap * 2 * sizeof(*nv));
+    if (!nv) {
+        if (a != stack)
+            free(a);
+        return NULL;
+    }
+    if (a == stack)
+        memcpy(nv, stack, *cap * sizeof(*nv));
+    *cap *= 2;
+    return nv;
+}
+
 static double clamp1(double v) {
     return v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v);
 }
@@ -543,28 +561,55 @@ static int ends_with_ly(const char *w) {
 int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *polarity,
                          double *subjectivity, size_t *nassess) {
     size_t nw = t->ntok;
+    /* a short text (the common case) needs no allocation: scratch on the stack */
+    size_t off_stack[SENT_STACK_TOKENS], wlen_stack[SENT_STACK_TOKENS];
+    assess a_stack[SENT_STACK_TOKENS];
+    char low_stack[SENT_STACK_BYTES], idiom_stack[256];
     tbuf low = {0};
-    size_t *off = malloc((nw ? nw : 1) * sizeof(*off));
-    size_t *wlen = NULL;
-    assess *a = NULL;
-    size_t na = 0, capa = 0;
-    tbuf idiom = {0};
+    size_t *off = nw <= SENT_STACK_TOKENS ? off_stack : malloc(nw * sizeof(*off));
+    size_t *wlen = nw <= SENT_STACK_TOKENS ? wlen_stack : malloc(nw * sizeof(*wlen));
+    assess *a = a_stack;
+    size_t na = 0, capa = SENT_STACK_TOKENS;
+    tbuf idiom = TBUF_ON(idiom_stack);
+    const char *lowp;
     int rc = STEP_ENOMEM;
-    if (!off)
+    if (!off || !wlen)
         goto done;
-    wlen = malloc((nw ? nw : 1) * sizeof(*wlen));
-    if (!wlen)
-        goto done;
-    for (size_t k = 0; k < nw; k++) {
-        off[k] = low.len;
-        const char *w = toks_at(t, k);
-        utf8_lower(&low, w, strlen(w));
-        wlen[k] = low.len - off[k];
-        tbuf_putc(&low, 0);
+    /* Lower-case every token. Tokens are NUL-terminated strings; for ASCII, one pass over t's
+     * buffer into a copy keeps every offset. */
+    size_t blen = t->buf.len;
+    int ascii = t->buf.p != NULL;
+    for (size_t i = 0; ascii && i < blen; i++)
+        ascii = (unsigned char)t->buf.p[i] < 0x80;
+    if (ascii) {
+        char *dst = blen < sizeof(low_stack) ? low_stack : malloc(blen + 1);
+        if (!dst)
+            goto done;
+        if (dst != low_stack)
+            low = (tbuf){dst, blen, blen + 1, 0};
+        for (size_t i = 0; i < blen; i++) {
+            unsigned char c = (unsigned char)t->buf.p[i];
+            dst[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        dst[blen] = 0;
+        for (size_t k = 0; k < nw; k++) {
+            off[k] = t->tok[k];
+            wlen[k] = strlen(dst + off[k]);
+        }
+        lowp = dst;
+    } else {
+        for (size_t k = 0; k < nw; k++) {
+            off[k] = low.len;
+            const char *w = toks_at(t, k);
+            utf8_lower(&low, w, strlen(w));
+            wlen[k] = low.len - off[k];
+            tbuf_putc(&low, 0);
+        }
+        if (low.oom)
+            goto done;
+        lowp = low.p;
     }
-    if (low.oom)
-        goto done;
-#define W(k) (low.p + off[k])
+#define W(k) (lowp + off[k])
     const char *m = NULL; /* preceding modifier */
     const char *n = NULL; /* preceding negation */
     size_t index = 0;
@@ -598,14 +643,8 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
             sw = hit;
         if (sw) {
             if (!m) {
-                if (na == capa) {
-                    size_t cap = capa ? capa * 2 : 32;
-                    assess *nv = realloc(a, cap * sizeof(*nv));
-                    if (!nv)
-                        goto done;
-                    a = nv;
-                    capa = cap;
-                }
+                if (na == capa && !(a = assess_grow(a, a_stack, &capa)))
+                    goto done;
                 a[na++] = (assess){sw->none[0], sw->none[1], sw->none[2], 1};
             } else {
                 assess *l = &a[na - 1];
@@ -647,14 +686,8 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
                 add = 1;
             }
             if (add) {
-                if (na == capa) {
-                    size_t cap = capa ? capa * 2 : 32;
-                    assess *nv = realloc(a, cap * sizeof(*nv));
-                    if (!nv)
-                        goto done;
-                    a = nv;
-                    capa = cap;
-                }
+                if (na == capa && !(a = assess_grow(a, a_stack, &capa)))
+                    goto done;
                 a[na++] = (assess){emo_p, 1.0, 1.0, 1};
             }
         }
@@ -672,9 +705,12 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
         *nassess = na;
     rc = 0;
 done:
-    free(off);
-    free(wlen);
-    free(a);
+    if (off != off_stack)
+        free(off);
+    if (wlen != wlen_stack)
+        free(wlen);
+    if (a != a_stack)
+        free(a);
     tbuf_free(&low);
     tbuf_free(&idiom);
     return rc;

@@ -23,45 +23,24 @@
 #include <stepd/step.h>
 
 #define EOS "END-OF-SENTENCE"
+#define TOK_STACK_SPANS 128 /* spans on the stack: texts up to ~500 bytes need no heap for them */
 
-static int is_punct(char c) {
-    switch (c) {
-    case '.':
-    case ',':
-    case ';':
-    case ':':
-    case '!':
-    case '?':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '`':
-    case '\'':
-    case '"':
-    case '@':
-    case '#':
-    case '$':
-    case '^':
-    case '&':
-    case '*':
-    case '+':
-    case '-':
-    case '|':
-    case '=':
-    case '~':
-    case '_':
-        return 1;
-    default:
-        return 0;
-    }
+/* Pattern's PUNCTUATION, as a table: the tokenizer asks for every token's first and last byte */
+static const uint8_t PUNCT[256] = {
+    ['.'] = 1, [','] = 1, [';'] = 1, [':'] = 1, ['!'] = 1, ['?'] = 1, ['('] = 1,
+    [')'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['`'] = 1, ['\''] = 1,
+    ['"'] = 1, ['@'] = 1, ['#'] = 1, ['$'] = 1, ['^'] = 1, ['&'] = 1, ['*'] = 1,
+    ['+'] = 1, ['-'] = 1, ['|'] = 1, ['='] = 1, ['~'] = 1, ['_'] = 1};
+
+static inline int is_punct(char c) {
+    return PUNCT[(unsigned char)c];
 }
 
 static const char *const REPLACE[] = {"'d", "'m", "'s", "'ll", "'re", "'ve", "n't"};
 
 static int is_replace(const char *t, size_t n) {
+    if (n < 2 || n > 3 || (t[0] != '\'' && t[0] != 'n'))
+        return 0;
     for (size_t i = 0; i < sizeof(REPLACE) / sizeof(REPLACE[0]); i++)
         if (strlen(REPLACE[i]) == n && !memcmp(REPLACE[i], t, n))
             return 1;
@@ -125,22 +104,36 @@ typedef struct spans {
     span *v;
     size_t n, cap;
     int oom;
+    int fixed; /* v is the caller's (stack) array: growing moves it to the heap */
 } spans;
 
-static void spans_push(spans *s, const char *p, size_t n) {
+static void spans_grow_push(spans *s, const char *p, size_t n) {
     if (s->oom)
         return;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        span *v = realloc(s->v, cap * sizeof(*v));
-        if (!v) {
-            s->oom = 1;
-            return;
-        }
-        s->v = v;
-        s->cap = cap;
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    span *v = s->fixed ? malloc(cap * sizeof(*v)) : realloc(s->v, cap * sizeof(*v));
+    if (!v) {
+        s->oom = 1;
+        return;
     }
+    if (s->fixed && s->n)
+        memcpy(v, s->v, s->n * sizeof(*v));
+    s->v = v;
+    s->cap = cap;
+    s->fixed = 0;
     s->v[s->n++] = (span){p, n};
+}
+
+static inline void spans_push(spans *s, const char *p, size_t n) {
+    if (s->n < s->cap && !s->oom)
+        s->v[s->n++] = (span){p, n};
+    else
+        spans_grow_push(s, p, n);
+}
+
+static void spans_free(spans *s) {
+    if (!s->fixed)
+        free(s->v);
 }
 
 /* Step 1: contractions and curly quotes. */
@@ -200,16 +193,23 @@ static int32_t decode_fast(const char *s, size_t n, int *l) {
     return utf8_decode((const unsigned char *)s, n, l);
 }
 
+/* py_isspace() with the ASCII answer inline */
+static inline int is_space_cp(int32_t cp) {
+    if (cp < 0x80)
+        return cp >= 0 && ((cp >= 9 && cp <= 13) || (cp >= 0x1c && cp <= 0x20));
+    return py_isspace((uint32_t)cp);
+}
+
 static void split_raw(const char *s, size_t n, spans *raw) {
     size_t i = 0;
     while (i < n) {
         int l;
         int32_t cp = decode_fast(s + i, n - i, &l);
-        if (cp >= 0 && py_isspace((uint32_t)cp)) {
+        if (is_space_cp(cp)) {
             int nl = 0; /* consecutive newlines in the current group */
             while (i < n) {
                 cp = decode_fast(s + i, n - i, &l);
-                if (cp < 0 || !py_isspace((uint32_t)cp))
+                if (!is_space_cp(cp))
                     break;
                 if (cp == '\r' && i + 1 < n && s[i + 1] == '\n') {
                     i++; /* "\r\n" is one "\n" */
@@ -234,7 +234,7 @@ static void split_raw(const char *s, size_t n, spans *raw) {
                 continue;
             }
             cp = decode_fast(s + i, n - i, &l);
-            if (cp >= 0 && py_isspace((uint32_t)cp))
+            if (is_space_cp(cp))
                 break;
             i += (size_t)l;
         }
@@ -301,7 +301,7 @@ static void split_punct(const char *t, size_t n, spans *out) {
         spans_push(out, tail[k - 1].p, tail[k - 1].n);
     if (big.oom)
         out->oom = 1;
-    free(big.v);
+    spans_free(&big);
 }
 
 static int span_is(span s, const char *lit) {
@@ -691,20 +691,26 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
 
 int text_tokenize(const char *s, size_t n, text_toks *t) {
     pthread_once(&emo_once, emo_index);
-    tbuf norm = {0}, a = {0}, b = {0}, join = {0};
-    spans raw = {0}, toks = {0};
+    char join_stack[512];
+    span raw_stack[TOK_STACK_SPANS], toks_stack[TOK_STACK_SPANS];
+    tbuf norm = {0}, a = {0}, b = {0}, join = TBUF_ON(join_stack);
+    spans raw = {raw_stack, 0, TOK_STACK_SPANS, 0, 1},
+          toks = {toks_stack, 0, TOK_STACK_SPANS, 0, 1};
     /* size the buffers once from the input length (prose: ~1 token per 4-5 bytes) */
     size_t est = n / 4 + 16;
     /* contractions and curly quotes need a rewritten copy; most text has neither */
     int rewrite = memchr(s, '\'', n) || memchr(s, 0xE2, n);
     if (rewrite)
         tbuf_grow(&norm, n + n / 8 + 64);
-    tbuf_grow(&join, 256);
     tbuf_grow(&t->buf, n + est + 64);
-    raw.v = malloc(est * sizeof(span));
-    raw.cap = raw.v ? est : 0;
-    toks.v = malloc(est * sizeof(span));
-    toks.cap = toks.v ? est : 0;
+    if (est > TOK_STACK_SPANS) {
+        raw = (spans){malloc(est * sizeof(span)), 0, est, 0, 0};
+        toks = (spans){malloc(est * sizeof(span)), 0, est, 0, 0};
+        if (!raw.v)
+            raw.cap = 0;
+        if (!toks.v)
+            toks.cap = 0;
+    }
     t->tok = malloc(est * sizeof(size_t));
     t->captok = t->tok ? est : 0;
     const char *src = s;
@@ -757,8 +763,8 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
     tbuf_free(&a);
     tbuf_free(&b);
     tbuf_free(&join);
-    free(raw.v);
-    free(toks.v);
+    spans_free(&raw);
+    spans_free(&toks);
     if (oom) {
         text_toks_free(t);
         return STEP_ENOMEM;

@@ -17,13 +17,16 @@ int tbuf_grow(tbuf *b, size_t need) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = b->fixed ? malloc(cap) : realloc(b->p, cap);
     if (!p) {
         b->oom = 1;
         return -1;
     }
+    if (b->fixed && b->len)
+        memcpy(p, b->p, b->len + 1 <= b->cap ? b->len + 1 : b->len);
     b->p = p;
     b->cap = cap;
+    b->fixed = 0;
     return 0;
 }
 void tbuf_puts(tbuf *b, const char *s) {
@@ -31,7 +34,8 @@ void tbuf_puts(tbuf *b, const char *s) {
 }
 
 void tbuf_free(tbuf *b) {
-    free(b->p);
+    if (!b->fixed)
+        free(b->p);
     memset(b, 0, sizeof(*b));
 }
 

@@ -77,6 +77,51 @@ static void test_tokenizer(void **state) {
     expect_tokens("   \n\n  ", "[]");
 }
 
+/* Texts past the tokenizer's and the scorer's stack scratch (spans, joined sentence, idiom,
+ * lower-cased copy) give the same results as their short forms. */
+static void test_long_tokens_and_sentences(void **state) {
+    (void)state;
+    NEED_DATA();
+    /* one 3000-byte sentence with an emoticon split apart at its end: glued back */
+    char *big = malloc(8192);
+    assert_non_null(big);
+    size_t n = 0;
+    for (int i = 0; i < 600; i++)
+        n += (size_t)snprintf(big + n, 8192 - n, "good ");
+    n += (size_t)snprintf(big + n, 8192 - n, ": )");
+    json_t *tok = NULL;
+    assert_int_equal(stepd_text_tokenize(big, n, &tok), 0);
+    assert_int_equal(json_array_size(tok), 1);
+    json_t *sent = json_array_get(tok, 0);
+    assert_int_equal(json_array_size(sent), 601);
+    assert_string_equal(json_string_value(json_array_get(sent, 600)), ":)");
+    json_decref(tok);
+    double p1, s1, p2, s2;
+    assert_int_equal(stepd_text_sentiment(TX, big, n, &p1, &s1), 0);
+    (void)p2, (void)s2;
+    assert_true(fabs(p1 - (600 * 0.7 + 0.5) / 601) < 1e-9); /* "good" 0.7, ":)" 0.5 */
+    /* a multi-word form's head followed by very long unknown words, ASCII and not: the same
+     * score as with short unknown words */
+    const char *fill[] = {"x", "\xC3\xA9"};
+    for (int f = 0; f < 2; f++) {
+        n = (size_t)snprintf(big, 8192, "It is done ");
+        for (int w = 0; w < 2; w++) {
+            for (int i = 0; i < 700; i++)
+                n += (size_t)snprintf(big + n, 8192 - n, "%s", fill[f]);
+            big[n++] = ' ';
+        }
+        n += (size_t)snprintf(big + n, 8192 - n, "and Great!");
+        char shrt[128];
+        snprintf(shrt, sizeof(shrt), "It is done %s%s%s %s%s%s and Great!", fill[f], fill[f],
+                 fill[f], fill[f], fill[f], fill[f]);
+        assert_int_equal(stepd_text_sentiment(TX, big, n, &p1, &s1), 0);
+        assert_int_equal(stepd_text_sentiment(TX, shrt, strlen(shrt), &p2, &s2), 0);
+        assert_true(p1 == p2 && s1 == s2);
+        assert_true(p1 > 0);
+    }
+    free(big);
+}
+
 static void test_sentiment_known_values(void **state) {
     (void)state;
     NEED_DATA();
@@ -585,6 +630,7 @@ static void test_threads(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenizer),
+        cmocka_unit_test(test_long_tokens_and_sentences),
         cmocka_unit_test(test_sentiment_known_values),
         cmocka_unit_test(test_parity_with_pattern),
         cmocka_unit_test(test_syllables),
