@@ -2,13 +2,24 @@
  * pool.c — see pool.h. One mutex-protected singly linked FIFO; idle workers wait on a
  * condition variable. Job nodes are recycled through a free list to keep the hot path
  * free of malloc once warm.
+ *
+ * Waking policy: every wake-up of a sleeping thread costs a context switch, and on a machine
+ * with few cores, more runnable workers than cores only switch among themselves. So a job
+ * wakes an idle worker only while fewer workers than cores are running (or being woken); a
+ * busy worker takes the next job itself. Handlers may block (a model call, a slow disk), which
+ * would leave queued jobs waiting behind "running" workers that use no CPU: a monitor thread
+ * watches the queue while jobs wait and idle workers exist, and wakes one more worker each
+ * millisecond in which no job was taken.
  */
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stepd/step.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef struct job {
     pool_fn fn;
@@ -18,34 +29,90 @@ typedef struct job {
 
 struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;  /* idle workers wait here */
+    pthread_cond_t mcv; /* the monitor waits here */
     job *head, *tail, *free_list;
     size_t pending; /* queued + running */
     int closing;
     int nthreads;
+    int idle;    /* workers waiting for a job */
+    int waking;  /* signalled, not awake yet */
+    int running; /* workers inside a job */
+    int limit;   /* running workers wanted without the monitor's help: the cores */
+    int monitor_sleeping, monitor_started;
+    uint64_t taken; /* jobs taken so far: the monitor's measure of progress */
     pthread_t *threads;
+    pthread_t monitor;
     char name[16]; /* thread name, for top -H, perf and gdb */
 };
+
+/* Called with mu held: wakes one idle worker if one is not already on its way. */
+static void wake_one(pool *p) {
+    if (p->idle > p->waking) {
+        p->waking++;
+        pthread_cond_signal(&p->cv);
+    }
+}
+
+static int may_wake(const pool *p) {
+    return p->running + p->waking < p->limit;
+}
 
 static void *worker(void *arg) {
     pool *p = arg;
     pthread_setname_np(pthread_self(), p->name);
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->head && !p->closing)
+        while (!p->head && !p->closing) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+            if (p->waking > 0)
+                p->waking--;
+        }
         job *j = p->head;
         if (!j)
             break; /* closing and drained */
         p->head = j->next;
         if (!p->head)
             p->tail = NULL;
+        p->taken++;
+        p->running++;
+        if (p->head && may_wake(p)) /* more work than this worker: a helper, up to the cores */
+            wake_one(p);
         pthread_mutex_unlock(&p->mu);
         j->fn(j->arg);
         pthread_mutex_lock(&p->mu);
+        p->running--;
         j->next = p->free_list;
         p->free_list = j;
         p->pending--;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wakes a worker when jobs wait and none was taken for a millisecond: the running workers are
+ * blocked in their handlers. Sleeps on mcv while there is nothing to watch. */
+static void *monitor(void *arg) {
+    pool *p = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "%.10s-mon", p->name);
+    pthread_setname_np(pthread_self(), name);
+    pthread_mutex_lock(&p->mu);
+    while (!p->closing) {
+        if (!p->head || p->idle <= p->waking) {
+            p->monitor_sleeping = 1;
+            pthread_cond_wait(&p->mcv, &p->mu);
+            p->monitor_sleeping = 0;
+            continue;
+        }
+        uint64_t seen = p->taken;
+        pthread_mutex_unlock(&p->mu);
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+        pthread_mutex_lock(&p->mu);
+        if (p->head && p->taken == seen)
+            wake_one(p);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -64,7 +131,10 @@ pool *pool_new(int threads, const char *name) {
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->mcv, NULL);
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "stepd-pool");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    p->limit = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20); /* handlers get 1 MiB of stack */
@@ -73,8 +143,10 @@ pool *pool_new(int threads, const char *name) {
             break;
         p->nthreads++;
     }
+    if (p->nthreads > 0 && pthread_create(&p->monitor, &attr, monitor, p) == 0)
+        p->monitor_started = 1;
     pthread_attr_destroy(&attr);
-    if (p->nthreads == 0) {
+    if (p->nthreads == 0 || !p->monitor_started) {
         pool_free(p);
         return NULL;
     }
@@ -103,7 +175,10 @@ int pool_submit(pool *p, pool_fn fn, void *arg) {
         p->head = j;
     p->tail = j;
     p->pending++;
-    pthread_cond_signal(&p->cv);
+    if (may_wake(p))
+        wake_one(p);
+    else if (p->idle > p->waking && p->monitor_sleeping)
+        pthread_cond_signal(&p->mcv); /* busy workers may be blocked: let the monitor judge */
     pthread_mutex_unlock(&p->mu);
     return 0;
 }
@@ -125,9 +200,12 @@ void pool_free(pool *p) {
     pthread_mutex_lock(&p->mu);
     p->closing = 1;
     pthread_cond_broadcast(&p->cv);
+    pthread_cond_broadcast(&p->mcv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+    if (p->monitor_started)
+        pthread_join(p->monitor, NULL);
     while (p->free_list) {
         job *j = p->free_list;
         p->free_list = j->next;
@@ -135,6 +213,7 @@ void pool_free(pool *p) {
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->mcv);
     free(p->threads);
     free(p);
 }

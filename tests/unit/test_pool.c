@@ -1,7 +1,10 @@
-/* test_pool.c — every submitted job runs exactly once, concurrently, and pool_free drains. */
+/* test_pool.c — every submitted job runs exactly once, concurrently, and pool_free drains;
+ * jobs that block (sleep) do not hold up the queue even though busy workers take the next job
+ * themselves: all the pool's threads end up running blocked jobs side by side. */
 #include "support/test.h"
 
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 #include <stepd/step.h>
 
@@ -34,9 +37,40 @@ static void test_runs_all_jobs_in_parallel(void **state) {
     assert_true(atomic_load(&peak) <= 4);
 }
 
+static atomic_int sleepers;
+
+static void blocking_job(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&sleepers, 1);
+    usleep(200000); /* a model call, a slow disk: no CPU used */
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_blocked_workers_do_not_hold_up_the_queue(void **state) {
+    (void)state;
+    pool *p = pool_new(8, "test-block");
+    assert_non_null(p);
+    double t0 = now_s();
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pool_submit(p, blocking_job, NULL), 0);
+    usleep(100000);
+    /* all eight are sleeping at once, whatever the number of cores */
+    assert_int_equal(atomic_load(&sleepers), 8);
+    pool_free(p);
+    double took = now_s() - t0;
+    print_message("8 blocking jobs of 200 ms on 8 threads: %.0f ms\n", took * 1000);
+    assert_true(took < 0.6);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_all_jobs_in_parallel),
+        cmocka_unit_test(test_blocked_workers_do_not_hold_up_the_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
