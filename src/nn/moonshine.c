@@ -194,6 +194,10 @@ void nn_moonshine_run_free(nn_moonshine_run *r) {
     free(r);
 }
 
+size_t nn_moonshine_run_allocs(const nn_moonshine_run *r) {
+    return nn_session_pool_allocs(r->enc) + nn_session_pool_allocs(r->dec);
+}
+
 void nn_moonshine_result_free(nn_moonshine_result *r) {
     if (!r)
         return;
@@ -256,16 +260,15 @@ char *nn_moonshine_detokenize(const nn_moonshine *m, const int *ids, int n) {
     return s;
 }
 
-static int set_empty_past(nn_moonshine_run *r, const nn_tensor *hidden) {
-    (void)hidden;
-    int64_t d[4] = {1, HEADS, 0, HEAD_DIM};
+/* Step 0's past: empty [1, 8, 0, 36] tensors (no buffer needed). The previous utterance's
+ * cache buffers go back to the decoder's pool first, so the next one reuses them. */
+static void set_empty_past(nn_moonshine_run *r) {
     for (int l = 0; l < LAYERS; l++)
         for (int k = 0; k < 4; k++) {
-            int rc = nn_tensor_alloc(r->past[l][k], NN_F32, 4, d);
-            if (rc < 0)
-                return rc;
+            nn_tensor *t = r->past[l][k];
+            nn_session_recycle(r->dec, t);
+            *t = (nn_tensor){.dtype = NN_F32, .ndim = 4, .dims = {1, HEADS, 0, HEAD_DIM}};
         }
-    return 0;
 }
 
 int nn_moonshine_transcribe(nn_moonshine_run *r, const float *samples, size_t n,
@@ -280,6 +283,9 @@ int nn_moonshine_transcribe(nn_moonshine_run *r, const float *samples, size_t n,
                        "%.0f s of audio in one piece: cut it first (at most 600 s)",
                        (double)n / NN_MOONSHINE_RATE);
     double t0 = now_ms();
+    /* the last utterance's encoder output and cache go back to the pools they came from */
+    nn_session_recycle(r->enc, r->hidden);
+    set_empty_past(r);
     nn_tensor *in = nn_session_input(r->enc, "input_values");
     int rc = nn_tensor_alloc(in, NN_F32, 2, (int64_t[]){1, (int64_t)n});
     if (rc < 0)
@@ -301,8 +307,7 @@ int nn_moonshine_transcribe(nn_moonshine_run *r, const float *samples, size_t n,
         nn_moonshine_result_free(out);
         return nn_fail(err, STEP_ENOMEM, "out of memory");
     }
-    if ((rc = set_empty_past(r, r->hidden)) < 0 ||
-        (rc = nn_tensor_alloc(r->ids, NN_I64, 2, (int64_t[]){1, 1})) < 0 ||
+    if ((rc = nn_tensor_alloc(r->ids, NN_I64, 2, (int64_t[]){1, 1})) < 0 ||
         (rc = nn_tensor_alloc(r->use_cache, NN_BOOL, 1, (int64_t[]){1})) < 0) {
         nn_moonshine_result_free(out);
         return nn_fail(err, rc, "out of memory");

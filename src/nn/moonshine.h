@@ -29,6 +29,9 @@ void nn_moonshine_free(nn_moonshine *m);
 
 int nn_moonshine_run_new(const nn_moonshine *m, int nthreads, nn_moonshine_run **out, char **err);
 void nn_moonshine_run_free(nn_moonshine_run *r);
+/* Buffers the run's two sessions have allocated since it was created: after a warm-up
+ * transcription, one of the same length or shorter allocates none (tests). */
+size_t nn_moonshine_run_allocs(const nn_moonshine_run *r);
 
 typedef struct nn_moonshine_result {
     char *text;   /* UTF-8, leading/trailing spaces trimmed (caller frees) */

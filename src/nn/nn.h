@@ -160,8 +160,12 @@ int nn_session_run(nn_session *s, char **err);
 /* Output `name` of the last run (borrowed; valid until the next run). NULL if unknown. */
 const nn_tensor *nn_session_output(nn_session *s, const char *name);
 /* Takes output `name` out of the session (caller owns *dst afterwards; free it with
- * nn_tensor_free). */
+ * nn_tensor_free). dst's previous buffer, if it owned one, goes to the session's pool for
+ * reuse (so dst must not be a tensor another session's pool still lends). */
 int nn_session_take(nn_session *s, const char *name, nn_tensor *dst);
+/* Hands t's owned buffer to the session's pool (t is left empty): a caller that took
+ * outputs gives their buffers back before the next run instead of freeing them. */
+void nn_session_recycle(nn_session *s, nn_tensor *t);
 /* Debugging: keep every intermediate value after a run (no reuse); read them with
  * nn_session_value(). */
 void nn_session_keep_all(nn_session *s, int on);

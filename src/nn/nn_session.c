@@ -106,6 +106,21 @@ static void pool_detach(nn_pool *p, void *mem) {
     p->b[i] = p->b[--p->n];
 }
 
+/* A buffer from outside (nn_mem_alloc'ed, `cap` bytes) joins the pool, free. */
+static int pool_adopt(nn_pool *p, void *mem, size_t cap) {
+    if (p->n == p->cap) {
+        int c = p->cap ? p->cap * 2 : 64;
+        pool_buf *b = realloc(p->b, (size_t)c * sizeof *b);
+        if (!b)
+            return STEP_ENOMEM;
+        p->b = b;
+        p->cap = c;
+    }
+    p->b[p->n++] = (pool_buf){mem, cap, 0};
+    p->bytes += cap;
+    return 0;
+}
+
 int nn_kout(nn_kctx *k, nn_tensor *t, nn_dtype dtype, int ndim, const int64_t *dims) {
     if (!k->pool) {
         int rc = nn_tensor_alloc(t, dtype, ndim, dims);
@@ -263,14 +278,30 @@ const nn_tensor *nn_session_output(nn_session *s, const char *name) {
     return id < 0 ? NULL : &s->vals[id];
 }
 
+void nn_session_recycle(nn_session *s, nn_tensor *t) {
+    if (t->data && t->cap && pool_adopt(&s->pool, t->data, t->cap) == 0) {
+        t->data = NULL;
+        t->cap = 0;
+    }
+    nn_tensor_free(t);
+}
+
 int nn_session_take(nn_session *s, const char *name, nn_tensor *dst) {
     int id = find_io(s, name, s->m->main.outputs, s->m->main.nout);
     if (id < 0)
         return STEP_ENOTFOUND;
     nn_tensor *t = &s->vals[id];
-    nn_tensor_free(dst);
-    if (s->kind[id] != V_POOL || !t->data)
+    if (s->kind[id] != V_POOL || !t->data) {
+        nn_tensor_free(dst);
         return nn_tensor_copy(dst, t);
+    }
+    /* an exchange: the output's buffer leaves the pool, dst's old one joins it, so a loop
+     * that feeds outputs back as inputs (a decoder's KV cache) stops allocating once the
+     * pool holds buffers of the sizes it cycles through */
+    if (dst->data && dst->cap && pool_adopt(&s->pool, dst->data, dst->cap) == 0)
+        memset(dst, 0, sizeof *dst);
+    else
+        nn_tensor_free(dst);
     pool_detach(&s->pool, t->data);
     *dst = *t;
     t->data = NULL;

@@ -580,6 +580,49 @@ static void test_moonshine_tokens_match_onnxruntime(void **state) {
     nn_moonshine_free(m);
 }
 
+/* The memory plan end to end: after one transcription (the warm-up), transcribing audio of
+ * the same length again allocates no buffer in either session — the encoder's intermediates
+ * come from its pool, and the decoder's KV cache cycles through buffers exchanged with the
+ * pool (nn_session_take) — and gives the same tokens. */
+static void test_moonshine_second_run_allocates_nothing(void **state) {
+    (void)state;
+    char path[1100];
+    if (!have_model("decoder_model_merged.onnx", path, sizeof path))
+        skip();
+    nn_moonshine *m = NULL;
+    nn_moonshine_run *r = NULL;
+    char *err = NULL;
+    if (nn_moonshine_load(model_dir(), &m, &err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nn_moonshine_run_new(m, 2, &r, &err), 0);
+    char wav[64];
+    snprintf(wav, sizeof wav, "/tmp/stepd-nn-alloc-%d.wav", (int)getpid());
+    size_t n;
+    float *x = speak("Please call me back tomorrow morning.", "slt", wav, &n);
+    remove(wav);
+    nn_moonshine_result a, b, c;
+    assert_int_equal(nn_moonshine_transcribe(r, x, n, &a, &err), 0);
+    size_t warm = nn_moonshine_run_allocs(r);
+    assert_int_equal(nn_moonshine_transcribe(r, x, n, &b, &err), 0);
+    size_t again = nn_moonshine_run_allocs(r) - warm;
+    assert_int_equal(nn_moonshine_transcribe(r, x, n * 2 / 3, &c, &err), 0);
+    size_t shorter = nn_moonshine_run_allocs(r) - warm - again;
+    print_message("\"%s\": %zu buffers allocated by the first run, %zu by the second, %zu by "
+                  "a shorter third (\"%s\")\n",
+                  a.text, warm, again, shorter, c.text);
+    assert_true(warm > 0);
+    assert_int_equal(again, 0);
+    assert_int_equal(shorter, 0);
+    assert_int_equal(a.n_tokens, b.n_tokens);
+    assert_memory_equal(a.tokens, b.tokens, (size_t)a.n_tokens * sizeof *a.tokens);
+    nn_moonshine_result_free(&a);
+    nn_moonshine_result_free(&b);
+    nn_moonshine_result_free(&c);
+    free(x);
+    nn_moonshine_run_free(r);
+    nn_moonshine_free(m);
+}
+
 static void test_moonshine_missing_model_names_installer(void **state) {
     (void)state;
     nn_moonshine *m = NULL;
@@ -772,6 +815,7 @@ int main(void) {
         cmocka_unit_test(test_fused_attention_scores),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
         cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
+        cmocka_unit_test(test_moonshine_second_run_allocates_nothing),
         cmocka_unit_test(test_moonshine_missing_model_names_installer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
