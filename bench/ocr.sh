@@ -7,6 +7,8 @@
 # stepd's figures include its clean-up (gray, text-size upscaling, deskew) and field extraction.
 # Prints a table and appends a dated section to bench/RESULTS.md.   N=12 bash bench/ocr.sh
 set -euo pipefail
+# never classify with a real model from a benchmark (OPENAI_* would send every page out)
+unset OPENAI_API_KEY OPENAI_BASE_URL OPENAI_MODEL STEPD_AI_MODEL
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 STEPD=${STEPD_BIN:-$PWD/$BUILD/stepd}

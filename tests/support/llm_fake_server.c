@@ -376,6 +376,8 @@ static int fake_answer(llm_fake_server *s, int fd, const char *path, const char 
                             "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}");
         } else if (!strcmp(model, "fake-slow")) {
             r.delay_ms = 3000;
+        } else if (!strncmp(model, "fake-say:", 9)) {
+            r.content = strdup(model + 9);
         }
     }
     int rc = 0;

@@ -7,6 +7,7 @@
  * answers "Echo: <last user message>", or follows the request's model name:
  *   fake-tool   a track_order tool call        fake-500   HTTP 500 every time
  *   fake-401    HTTP 401 invalid_api_key        fake-slow  waits 3 s before answering
+ *   fake-say:TEXT  answers TEXT (e.g. a classifier's JSON)
  * A test fixture only: it is never a default of the product.
  */
 #ifndef STEPD_TESTS_LLM_FAKE_SERVER_H
