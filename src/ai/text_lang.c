@@ -348,10 +348,14 @@ static size_t lang_prepare(const char *s, size_t n, char *out) {
     return w;
 }
 
+/* Bytes of the character at p: a byte and the continuation bytes after it. On valid UTF-8 that
+ * is the character; on anything else it is the same cut lang_max_grams() counts with, which
+ * keeps its bound (and the scratch sized by it) right. */
 static inline size_t utf8_step(const char *p, size_t left) {
-    unsigned char c = (unsigned char)*p;
-    size_t k = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    return k < left ? k : left;
+    size_t k = 1;
+    while (k < left && ((unsigned char)p[k] & 0xC0) == 0x80)
+        k++;
+    return k;
 }
 
 /* Scratch for one call: on the stack for the usual short text (about 30 KiB), on the heap for

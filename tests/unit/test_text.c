@@ -396,6 +396,19 @@ static void test_language_long_text(void **state) {
                 break;
         }
     }
+    /* raw bytes (stepd_text_language() does not sanitise): lead bytes without continuation
+     * bytes, stray continuation bytes, NULs; any answer, no overrun (ASan) */
+    static const unsigned char pick[] = {0xF0, 0xE2, 0xC3, 0x80, 0xBF, 0xFF, '_',
+                                         ' ',  'a',  'e',  '1',  0,    '\n', 'x'};
+    for (int k = 0; k < 60; k++) {
+        size_t len = 1 + rand_r(&seed) % (k < 30 ? 300 : 6000);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)pick[rand_r(&seed) % sizeof(pick)];
+        char code[16];
+        double conf;
+        assert_int_equal(stepd_text_language(TX, buf, len, code, &conf), 0);
+        assert_true(conf >= 0.0 && conf <= 1.0);
+    }
     free(buf);
 }
 
