@@ -77,8 +77,7 @@ struct http_server {
     int listening;
     int port;
     uv_async_t done_async;
-    pthread_mutex_t done_mu;
-    http_job *done_head, *done_tail;
+    _Atomic(http_job *) done; /* finished jobs, newest first (lock-free push by workers) */
     stream_hub *hub;
 };
 
@@ -191,10 +190,13 @@ static void job_free(http_job *j) {
 
 static void on_jobs_done(uv_async_t *a) {
     http_server *s = a->data;
-    pthread_mutex_lock(&s->done_mu);
-    http_job *j = s->done_head;
-    s->done_head = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->done_mu);
+    http_job *j = NULL, *stack = atomic_exchange(&s->done, NULL);
+    while (stack) { /* oldest first */
+        http_job *next = stack->next;
+        stack->next = j;
+        j = stack;
+        stack = next;
+    }
     /* streams first: one a finished job opened must have started */
     if (s->hub)
         stream_hub_run(s->hub);
@@ -223,14 +225,10 @@ static void on_jobs_done(uv_async_t *a) {
 static void job_done(http_job *j) {
     http_server *s = j->srv;
     runtime *rt = j->rt;
-    j->next = NULL;
-    pthread_mutex_lock(&s->done_mu);
-    if (s->done_tail)
-        s->done_tail->next = j;
-    else
-        s->done_head = j;
-    s->done_tail = j;
-    pthread_mutex_unlock(&s->done_mu);
+    http_job *head = atomic_load(&s->done);
+    do
+        j->next = head;
+    while (!atomic_compare_exchange_weak(&s->done, &head, j));
     uv_async_send(&s->done_async);
     runtime_job_end(rt);
 }
@@ -794,7 +792,6 @@ int http_server_start(runtime *rt, char **err) {
     }
     srv->rt = rt;
     srv->reg = runtime_registry(rt);
-    pthread_mutex_init(&srv->done_mu, NULL);
     h2o_config_init(&srv->config);
     srv->config.max_request_entity_size = (size_t)rt->cfg->max_body;
     srv->config.server_name = h2o_iovec_init(H2O_STRLIT("stepd"));
@@ -879,6 +876,5 @@ void http_server_free(http_server *s) {
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     registry_unref(s->reg);
-    pthread_mutex_destroy(&s->done_mu);
     free(s);
 }
