@@ -8,8 +8,8 @@
  * wakes an idle worker only while fewer workers than cores are running (or being woken); a
  * busy worker takes the next job itself. Handlers may block (a model call, a slow disk), which
  * would leave queued jobs waiting behind "running" workers that use no CPU: a monitor thread
- * watches the queue while jobs wait and idle workers exist, and wakes one more worker each
- * millisecond in which no job was taken.
+ * watches the queue while jobs wait and idle workers exist and, when no job was taken for 2 ms,
+ * wakes a worker for each waiting job.
  */
 #include "core/pool.h"
 
@@ -92,8 +92,8 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-/* Wakes a worker when jobs wait and none was taken for a millisecond: the running workers are
- * blocked in their handlers. Sleeps on mcv while there is nothing to watch. */
+/* Wakes workers when jobs wait and none was taken for 2 ms: the running workers are blocked in
+ * their handlers. Sleeps on mcv while there is nothing to watch. */
 static void *monitor(void *arg) {
     pool *p = arg;
     char name[16];
@@ -109,9 +109,11 @@ static void *monitor(void *arg) {
         }
         uint64_t seen = p->taken;
         pthread_mutex_unlock(&p->mu);
-        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+        nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
         pthread_mutex_lock(&p->mu);
-        if (p->head && p->taken == seen)
+        /* no job taken in 2 ms: the running workers are blocked; a worker for each waiting job */
+        size_t queued = p->pending - (size_t)p->running;
+        for (size_t i = 0; p->head && p->taken == seen && i < queued && p->idle > p->waking; i++)
             wake_one(p);
     }
     pthread_mutex_unlock(&p->mu);
