@@ -582,8 +582,11 @@ static void free_modules(cmodule **mods, int n) {
     free(mods);
 }
 
+/* Builds a registry from the project's files (compiling what changed). Runs on the loop at
+ * start and on a libuv pool thread for dev reloads: it reads rt, never writes it. *script_sig
+ * gets the signature of the script sources it was built from. */
 static int build_registry(runtime *rt, cmodule **old, int nold, registry **reg, cmodule ***mods,
-                          int *nmods, char **errors) {
+                          int *nmods, char **errors, uint64_t *script_sig) {
     uint64_t sig = script_signature(rt->cfg->dir);
     int rc = load_modules(rt, old, nold, mods, nmods, errors);
     if (rc)
@@ -604,7 +607,7 @@ static int build_registry(runtime *rt, cmodule **old, int nold, registry **reg, 
     rc = registry_build(*mods, *nmods, scripts, nscripts, &d, reg, errors);
     script_steps_free(scripts, nscripts);
     if (!rc)
-        rt->script_sig = sig;
+        *script_sig = sig;
     if (rc) {
         free_modules(*mods, *nmods);
         *mods = NULL;
@@ -613,10 +616,78 @@ static int build_registry(runtime *rt, cmodule **old, int nold, registry **reg, 
     return rc;
 }
 
+/* dev: a rebuild runs on libuv's thread pool (compiling takes seconds; requests keep being
+ * served meanwhile by the current registry), then is swapped in on the loop */
+typedef struct reload_job {
+    uv_work_t work;
+    runtime *rt;
+    uint64_t sig, script_sig;
+    int rc;
+    registry *reg;
+    cmodule **mods;
+    int nmods;
+    char *errors;
+} reload_job;
+
+static void reload_build(uv_work_t *w) {
+    reload_job *r = w->data;
+    runtime *rt = r->rt;
+    r->rc = build_registry(rt, rt->mods, rt->nmods, &r->reg, &r->mods, &r->nmods, &r->errors,
+                           &r->script_sig);
+}
+
+static void reload_done(uv_work_t *w, int status) {
+    reload_job *r = w->data;
+    runtime *rt = r->rt;
+    rt->reloading = 0;
+    if (status || atomic_load(&rt->stopping)) { /* cancelled, or the server is stopping */
+        if (r->rc == 0) {
+            free_modules(r->mods, r->nmods);
+            registry_unref(r->reg);
+        }
+        free(r->errors);
+        free(r);
+        return;
+    }
+    if (r->rc) {
+        json_t *f = json_pack("{s:s}", "errors", r->errors ? r->errors : "");
+        log_write(STEP_LOG_ERROR, NULL, NULL,
+                  "reload failed; the previous version keeps running", f);
+        json_decref(f);
+        if (rt->cfg->pretty && r->errors)
+            fprintf(stderr, "%s", r->errors);
+        free(r->errors);
+        rt->bad_sig = r->sig; /* report each broken version once, not every tick */
+        free(r);
+        return;
+    }
+    registry *reg = r->reg;
+    pthread_mutex_lock(&rt->reg_mu);
+    registry *old = rt->reg;
+    rt->reg = reg;
+    cmodule **old_mods = rt->mods;
+    int old_n = rt->nmods;
+    rt->mods = r->mods;
+    rt->nmods = r->nmods;
+    rt->script_sig = r->script_sig;
+    pthread_mutex_unlock(&rt->reg_mu);
+    free(r->errors);
+    free(r);
+    free_modules(old_mods, old_n);
+    registry_unref(old);
+    crons_stop(rt);
+    crons_start(rt, reg);
+    http_server_set_registry(rt->http, reg);
+    dispatcher_kick(rt);
+    json_t *f = json_pack("{s:i}", "steps", reg->nsteps);
+    log_write(STEP_LOG_INFO, NULL, NULL, "steps reloaded", f);
+    json_decref(f);
+}
+
 /* dev: rebuild when a step file changed; on error the running version keeps serving */
 static void on_watch_timer(uv_timer_t *t) {
     runtime *rt = t->data;
-    if (atomic_load(&rt->stopping))
+    if (atomic_load(&rt->stopping) || rt->reloading)
         return;
     char **files = NULL;
     int nfiles = 0;
@@ -636,39 +707,17 @@ static void on_watch_timer(uv_timer_t *t) {
     cstep_files_free(files, nfiles);
     if (!changed || sig == rt->bad_sig)
         return;
-    registry *reg = NULL;
-    cmodule **mods = NULL;
-    int nmods = 0;
-    char *errors = NULL;
-    int rc = build_registry(rt, rt->mods, rt->nmods, &reg, &mods, &nmods, &errors);
-    if (rc) {
-        json_t *f = json_pack("{s:s}", "errors", errors ? errors : "");
-        log_write(STEP_LOG_ERROR, NULL, NULL,
-                  "reload failed; the previous version keeps running", f);
-        json_decref(f);
-        if (rt->cfg->pretty && errors)
-            fprintf(stderr, "%s", errors);
-        free(errors);
-        rt->bad_sig = sig; /* report each broken version once, not every tick */
+    reload_job *r = calloc(1, sizeof(*r));
+    if (!r)
         return;
+    r->rt = rt;
+    r->sig = sig;
+    r->work.data = r;
+    rt->reloading = 1;
+    if (uv_queue_work(rt->loop, &r->work, reload_build, reload_done)) {
+        rt->reloading = 0;
+        free(r);
     }
-    pthread_mutex_lock(&rt->reg_mu);
-    registry *old = rt->reg;
-    rt->reg = reg;
-    cmodule **old_mods = rt->mods;
-    int old_n = rt->nmods;
-    rt->mods = mods;
-    rt->nmods = nmods;
-    pthread_mutex_unlock(&rt->reg_mu);
-    free_modules(old_mods, old_n);
-    registry_unref(old);
-    crons_stop(rt);
-    crons_start(rt, reg);
-    http_server_set_registry(rt->http, reg);
-    dispatcher_kick(rt);
-    json_t *f = json_pack("{s:i}", "steps", reg->nsteps);
-    log_write(STEP_LOG_INFO, NULL, NULL, "steps reloaded", f);
-    json_decref(f);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -729,7 +778,7 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
     rc = script_host_new(cfg, &rt->scripts, err);
     if (rc)
         return rc;
-    rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err);
+    rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err, &rt->script_sig);
     if (rc)
         return rc;
     rt->workers = pool_new(cfg->workers, "stepd-api");

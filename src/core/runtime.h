@@ -72,6 +72,7 @@ struct runtime {
     int exit_code;
     int dev;
     uint64_t bad_sig; /* dev: signature of the step files whose reload failed */
+    int reloading;    /* dev: a rebuild is running on libuv's thread pool */
 };
 
 /* Loads config, opens stores, compiles and loads steps, binds the port. On failure returns a
