@@ -32,7 +32,7 @@ static const char *usage_text =
     "\n"
     "usage: stepd COMMAND [ARGS]\n"
     "\n"
-    "  new NAME                 scaffold a project (api, event and cron step, and a test)\n"
+    "  new NAME [--lang L]      scaffold a project (api, event and cron step, and a test)\n"
     "  dev [DIR]                run with hot reload and readable logs\n"
     "  start [DIR]              run in production mode (JSON logs)\n"
     "  test [DIR]               run the project's tests (tests/*.sh)\n"

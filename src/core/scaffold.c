@@ -1,7 +1,8 @@
 /*
- * scaffold.c — `stepd new NAME`: a starter project with one API, one event and one cron
- * step, a stepd.json and a smoke test that starts the server and checks the flow.
- * Refuses to write into a directory that already exists.
+ * scaffold.c — `stepd new NAME [--lang c|js|python]`: a starter project with one API, one
+ * event and one cron step in the chosen language (the same flow in each), a stepd.json and a
+ * smoke test that starts the server and checks the flow. Refuses to write into a directory
+ * that already exists.
  */
 #include "core/scaffold.h"
 
@@ -86,6 +87,124 @@ static const char *cron_step =
     "    .on_cron = report,\n"
     "};\n";
 
+/* The same three steps in JavaScript (Motia's shapes: exports.config / exports.handler). */
+static const char *js_api_step =
+    "// POST /hello {\"name\": \"Ada\"} answers a greeting and emits hello.greeted.\n"
+    "exports.config = {\n"
+    "  type: 'api',\n"
+    "  name: 'HelloApi',\n"
+    "  description: 'Greets a caller and records the greeting',\n"
+    "  flows: ['hello'],\n"
+    "  method: 'POST',\n"
+    "  path: '/hello',\n"
+    "  bodySchema: {\n"
+    "    type: 'object',\n"
+    "    required: ['name'],\n"
+    "    properties: { name: { type: 'string', minLength: 1 } },\n"
+    "  },\n"
+    "  emits: ['hello.greeted'],\n"
+    "};\n"
+    "\n"
+    "exports.handler = async (req, { emit, logger }) => {\n"
+    "  const { name } = req.body;\n"
+    "  await emit({ topic: 'hello.greeted', data: { name } });\n"
+    "  logger.info('greeted', { name });\n"
+    "  return { status: 200, body: { message: `Hello, ${name}` } };\n"
+    "};\n";
+
+static const char *js_event_step =
+    "// Counts greetings per name in state group \"greetings\".\n"
+    "exports.config = {\n"
+    "  type: 'event',\n"
+    "  name: 'CountGreetings',\n"
+    "  flows: ['hello'],\n"
+    "  subscribes: ['hello.greeted'],\n"
+    "  emits: [],\n"
+    "  input: { type: 'object', required: ['name'] },\n"
+    "};\n"
+    "\n"
+    "exports.handler = async (input, { state }) => {\n"
+    "  const prev = await state.get('greetings', input.name);\n"
+    "  const count = (prev ? prev.count : 0) + 1;\n"
+    "  await state.set('greetings', input.name, { name: input.name, count });\n"
+    "};  // a throw is retried with backoff, then dead-lettered\n";
+
+static const char *js_cron_step =
+    "// Every 5 minutes, logs how many names have been greeted.\n"
+    "exports.config = {\n"
+    "  type: 'cron',\n"
+    "  name: 'GreetingReport',\n"
+    "  flows: ['hello'],\n"
+    "  cron: '*/5 * * * *',\n"
+    "  emits: [],\n"
+    "};\n"
+    "\n"
+    "exports.handler = async ({ state, logger }) => {\n"
+    "  const all = await state.getGroup('greetings');\n"
+    "  logger.info('greeting report', { names: all.length });\n"
+    "};\n";
+
+/* ... and in Python (Motia's shapes: module-level config and async handler). */
+static const char *py_api_step =
+    "\"\"\"POST /hello {\"name\": \"Ada\"} answers a greeting and emits hello.greeted.\"\"\"\n"
+    "\n"
+    "config = {\n"
+    "    \"type\": \"api\",\n"
+    "    \"name\": \"HelloApi\",\n"
+    "    \"description\": \"Greets a caller and records the greeting\",\n"
+    "    \"flows\": [\"hello\"],\n"
+    "    \"method\": \"POST\",\n"
+    "    \"path\": \"/hello\",\n"
+    "    \"bodySchema\": {\n"
+    "        \"type\": \"object\",\n"
+    "        \"required\": [\"name\"],\n"
+    "        \"properties\": {\"name\": {\"type\": \"string\", \"minLength\": 1}},\n"
+    "    },\n"
+    "    \"emits\": [\"hello.greeted\"],\n"
+    "}\n"
+    "\n"
+    "\n"
+    "async def handler(req, context):\n"
+    "    name = req[\"body\"][\"name\"]\n"
+    "    await context.emit({\"topic\": \"hello.greeted\", \"data\": {\"name\": name}})\n"
+    "    context.logger.info(\"greeted\", {\"name\": name})\n"
+    "    return {\"status\": 200, \"body\": {\"message\": f\"Hello, {name}\"}}\n";
+
+static const char *py_event_step =
+    "\"\"\"Counts greetings per name in state group \"greetings\".\"\"\"\n"
+    "\n"
+    "config = {\n"
+    "    \"type\": \"event\",\n"
+    "    \"name\": \"CountGreetings\",\n"
+    "    \"flows\": [\"hello\"],\n"
+    "    \"subscribes\": [\"hello.greeted\"],\n"
+    "    \"emits\": [],\n"
+    "    \"input\": {\"type\": \"object\", \"required\": [\"name\"]},\n"
+    "}\n"
+    "\n"
+    "\n"
+    "async def handler(input, context):\n"
+    "    prev = await context.state.get(\"greetings\", input[\"name\"])\n"
+    "    count = (prev[\"count\"] if prev else 0) + 1\n"
+    "    await context.state.set(\"greetings\", input[\"name\"], {\"name\": input[\"name\"], "
+    "\"count\": count})\n";
+
+static const char *py_cron_step =
+    "\"\"\"Every 5 minutes, logs how many names have been greeted.\"\"\"\n"
+    "\n"
+    "config = {\n"
+    "    \"type\": \"cron\",\n"
+    "    \"name\": \"GreetingReport\",\n"
+    "    \"flows\": [\"hello\"],\n"
+    "    \"cron\": \"*/5 * * * *\",\n"
+    "    \"emits\": [],\n"
+    "}\n"
+    "\n"
+    "\n"
+    "async def handler(context):\n"
+    "    names = await context.state.get_group(\"greetings\")\n"
+    "    context.logger.info(\"greeting report\", {\"names\": len(names)})\n";
+
 static const char *config_json = "{\n  \"port\": 3000,\n  \"events\": {\"maxAttempts\": 3, "
                                  "\"backoffMs\": 1000}\n}\n";
 
@@ -132,14 +251,30 @@ static int write_file(const char *dir, const char *name, const char *text, int m
 }
 
 int scaffold_main(int argc, char **argv) {
-    if (argc != 2 || argv[1][0] == '-') {
-        int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    const char *dir = NULL, *lang = "c";
+    int bad = 0, help = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            help = 1;
+        else if (!strcmp(argv[i], "--lang") && i + 1 < argc)
+            lang = argv[++i];
+        else if (!strncmp(argv[i], "--lang=", 7))
+            lang = argv[i] + 7;
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else
+            bad = 1;
+    }
+    if (strcmp(lang, "c") && strcmp(lang, "js") && strcmp(lang, "python"))
+        bad = 1;
+    if (help || bad || !dir) {
         fprintf(help ? stdout : stderr,
-                "usage: stepd new NAME\n\nCreates the folder NAME with stepd.json, an api, an "
-                "event and a cron step under steps/, and tests/smoke.sh.\n");
+                "usage: stepd new NAME [--lang c|js|python]\n\nCreates the folder NAME with "
+                "stepd.json, an api, an event and a cron step under steps/ (in C by default),\n"
+                "and tests/smoke.sh.\n");
         return help ? 0 : 2;
     }
-    const char *dir = argv[1];
+    int js = !strcmp(lang, "js"), py = !strcmp(lang, "python");
     if (mkdir(dir, 0755)) {
         fprintf(stderr, "stepd new: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
@@ -149,10 +284,19 @@ int scaffold_main(int argc, char **argv) {
     mkdir(sub, 0755);
     snprintf(sub, sizeof(sub), "%s/tests", dir);
     mkdir(sub, 0755);
+    const char *files[3][2] = {
+        {js ? "steps/hello.step.js" : py ? "steps/hello_step.py" : "steps/hello.step.c",
+         js ? js_api_step : py ? py_api_step : api_step},
+        {js ? "steps/count_greetings.step.js"
+            : py ? "steps/count_greetings_step.py" : "steps/count_greetings.step.c",
+         js ? js_event_step : py ? py_event_step : event_step},
+        {js ? "steps/report.step.js" : py ? "steps/report_step.py" : "steps/report.step.c",
+         js ? js_cron_step : py ? py_cron_step : cron_step},
+    };
     if (write_file(dir, "stepd.json", config_json, 0644) ||
-        write_file(dir, "steps/hello.step.c", api_step, 0644) ||
-        write_file(dir, "steps/count_greetings.step.c", event_step, 0644) ||
-        write_file(dir, "steps/report.step.c", cron_step, 0644) ||
+        write_file(dir, files[0][0], files[0][1], 0644) ||
+        write_file(dir, files[1][0], files[1][1], 0644) ||
+        write_file(dir, files[2][0], files[2][1], 0644) ||
         write_file(dir, "tests/smoke.sh", smoke_test, 0755) ||
         write_file(dir, ".gitignore", gitignore, 0644))
         return 1;

@@ -17,4 +17,15 @@ for f in stepd.json steps/hello.step.c steps/count_greetings.step.c steps/report
 done
 out=$("$STEPD_BIN" test myapp) || fail "the scaffolded project's own test: $out"
 expect "$out" '*1 passed, 0 failed*' "stepd test summary"
+# the same project in JavaScript and in Python passes the same test
+"$STEPD_BIN" new jsapp --lang js >/dev/null || fail "stepd new --lang js"
+[ -f jsapp/steps/hello.step.js ] || fail "js scaffold lacks steps/hello.step.js"
+"$STEPD_BIN" new pyapp --lang=python >/dev/null || fail "stepd new --lang python"
+[ -f pyapp/steps/count_greetings_step.py ] || fail "python scaffold lacks its event step"
+for app in jsapp pyapp; do
+    out=$("$STEPD_BIN" test "$app") || fail "$app's own test: $out"
+    expect "$out" '*1 passed, 0 failed*' "$app test summary"
+done
+"$STEPD_BIN" new other --lang cobol >/dev/null 2>&1
+[ $? = 2 ] || fail "unknown --lang is a usage error"
 echo "cli ok"
