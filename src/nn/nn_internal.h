@@ -113,6 +113,10 @@ typedef struct nn_fused_nt {
 /* Load-time rewrites (after folding): see nn_fuse.c. */
 int nn_model_fuse(nn_model *m, char **err);
 
+#if defined(__x86_64__) || defined(__i386__)
+void nn_erf_avx2(const float *x, float *y, int64_t n); /* only when the CPU has AVX2+FMA */
+#endif
+
 /* Builds node->prep for kernels that prepare constant inputs at load (MatMulInteger). */
 int nn_prepare_node(nn_model *m, nn_node *n, char **err);
 

@@ -330,6 +330,12 @@ static void unary_range(void *arg, int64_t i0, int64_t i1) {
             y[i] = cosf(x[i]);
         break;
     case U_ERF:
+#if defined(__x86_64__) || defined(__i386__)
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            nn_erf_avx2(x + i0, y + i0, i1 - i0);
+            break;
+        }
+#endif
         for (int64_t i = i0; i < i1; i++)
             y[i] = erff(x[i]);
         break;
