@@ -68,6 +68,13 @@ uint32_t tmap_hash(const char *s, size_t n);
 tmap_entry *tmap_put(tmap *m, const char *key, size_t klen);
 /* Returns the entry for key or NULL. */
 const tmap_entry *tmap_get(const tmap *m, const char *key, size_t klen);
+/* The same with h = tmap_hash(key, klen) computed by the caller, who may have called
+ * tmap_prefetch(m, h) a while before: lookups that miss the cache then overlap. */
+const tmap_entry *tmap_get_hashed(const tmap *m, const char *key, size_t klen, uint32_t h);
+static inline void tmap_prefetch(const tmap *m, uint32_t h) {
+    if (m->cap)
+        __builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
 void tmap_free(tmap *m);
 
 /* ---- UTF-8 ---------------------------------------------------------------------------------- */

@@ -607,8 +607,17 @@ const char *slp_classify(const slp_model *m, const char *const *features, size_t
     size_t nc = m->ncls < 128 ? m->ncls : 128;
     for (size_t c = 0; c < nc; c++)
         p[c] = 0.0;
+    /* the feature table is large: start all lookups' loads first, then use them */
+    uint32_t h[16];
+    size_t len[16];
+    for (size_t k = 0; k < nfeat && k < 16; k++) {
+        len[k] = strlen(features[k]);
+        h[k] = tmap_hash(features[k], len[k]);
+        tmap_prefetch(&m->feats, h[k]);
+    }
     for (size_t k = 0; k < nfeat; k++) {
-        const tmap_entry *e = tmap_get(&m->feats, features[k], strlen(features[k]));
+        const tmap_entry *e = k < 16 ? tmap_get_hashed(&m->feats, features[k], len[k], h[k])
+                                     : tmap_get(&m->feats, features[k], strlen(features[k]));
         if (!e)
             continue;
         const slp_fw *f = e->val;

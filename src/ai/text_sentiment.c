@@ -610,6 +610,12 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
         lowp = low.p;
     }
 #define W(k) (lowp + off[k])
+    /* start the lexicon lookups of the first words together: the table is large */
+    uint32_t wh[SENT_STACK_TOKENS];
+    for (size_t k = 0; k < nw && k < SENT_STACK_TOKENS; k++) {
+        wh[k] = tmap_hash(W(k), wlen[k]);
+        tmap_prefetch(&ts->words, wh[k]);
+    }
     const char *m = NULL; /* preceding modifier */
     const char *n = NULL; /* preceding negation */
     size_t index = 0;
@@ -617,7 +623,9 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
         const char *w = W(index);
         size_t wl = wlen[index];
         const sent_word *sw = NULL;
-        const tmap_entry *e = tmap_get(&ts->words, w, wl);
+        const tmap_entry *e = index < SENT_STACK_TOKENS
+                                  ? tmap_get_hashed(&ts->words, w, wl, wh[index])
+                                  : tmap_get(&ts->words, w, wl);
         const sent_word *hit = e ? e->val : NULL;
         if (hit && hit->is_head) {
             for (size_t i = 2; i >= 1; i--) {

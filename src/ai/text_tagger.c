@@ -282,10 +282,17 @@ int text_tagger_tag(const text_tagger *tg, const text_toks *t, size_t first, siz
                     const char **tags) {
     const char *nnp = tmap_get(&tg->tags, "NNP", 3)->key;
     tbuf low = {0};
-    /* lexicon */
+    /* lexicon (lookups of a sentence's words started together: the table is large) */
+    uint32_t lh[64];
+    for (size_t i = 0; i < n && i < 64; i++) {
+        const char *w = toks_at(t, first + i);
+        lh[i] = tmap_hash(w, strlen(w));
+        tmap_prefetch(&tg->lexicon, lh[i]);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *w = toks_at(t, first + i);
-        const tmap_entry *e = tmap_get(&tg->lexicon, w, strlen(w));
+        const tmap_entry *e = i < 64 ? tmap_get_hashed(&tg->lexicon, w, strlen(w), lh[i])
+                                     : tmap_get(&tg->lexicon, w, strlen(w));
         tags[i] = e ? e->val : NULL;
         if (!e && i == 0) {
             low.len = 0;

@@ -109,9 +109,12 @@ tmap_entry *tmap_put(tmap *m, const char *key, size_t klen) {
 }
 
 const tmap_entry *tmap_get(const tmap *m, const char *key, size_t klen) {
+    return tmap_get_hashed(m, key, klen, tmap_hash(key, klen));
+}
+
+const tmap_entry *tmap_get_hashed(const tmap *m, const char *key, size_t klen, uint32_t h) {
     if (!m->cap)
         return NULL;
-    uint32_t h = tmap_hash(key, klen);
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key) {
         const tmap_entry *e = &m->slots[j];
