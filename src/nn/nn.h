@@ -93,9 +93,9 @@ typedef struct nn_node {
     int *out; /* value ids; -1 for an omitted optional output */
     int nattr;
     nn_attr *attrs;
-    int folded; /* computed at load (all inputs constant): its outputs are constants */
-    int fused;  /* merged into a later node at load (nn_fuse.c): never run */
-    void *prep; /* kernel data prepared at load (e.g. packed weights); one malloc block */
+    int folded;      /* computed at load (all inputs constant): its outputs are constants */
+    int fused;       /* merged into a later node at load (nn_fuse.c): never run */
+    void *prep;      /* kernel data prepared at load (e.g. packed weights); one malloc block */
     int prep_shared; /* prep belongs to an earlier node with the same weights (not freed here) */
 } nn_node;
 

@@ -65,8 +65,7 @@ static int producer(const nn_graph *g, int upto, int v) {
     return -1;
 }
 
-static int fuse_graph(nn_model *m, nn_graph *g, const int *uses, int op_mm, int op_nt,
-                      char **err) {
+static int fuse_graph(nn_model *m, nn_graph *g, const int *uses, int op_mm, int op_nt, char **err) {
     for (int i = 0; i < g->nnodes; i++) {
         nn_node *n = &g->nodes[i];
         for (int a = 0; a < n->nattr; a++)

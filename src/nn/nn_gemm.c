@@ -159,9 +159,8 @@ __attribute__((target("avx2"))) static inline __m256i tail_mask(int64_t r) {
 /* C rows i..i+rows-1 (rows 1 or 4), columns j..j+r-1 (r <= 16) with masked loads and stores:
  * a ragged edge (Moonshine's head size 36 = 2 x 16 + 4) stays in vector registers instead
  * of falling to the scalar loop. b: B's column j, rows ldb apart. */
-__attribute__((target("avx2,fma"))) static void tail_avx2(const sg *g, int64_t i, int rows,
-                                                          int64_t j, int64_t r, const float *b,
-                                                          int64_t ldb) {
+__attribute__((target("avx2,fma"))) static void
+tail_avx2(const sg *g, int64_t i, int rows, int64_t j, int64_t r, const float *b, int64_t ldb) {
     const __m256i k0 = tail_mask(r), k1 = tail_mask(r - 8);
     const int64_t K = g->K, lda = g->lda, ldc = g->ldc;
     __m256 acc[4][2];

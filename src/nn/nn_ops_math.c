@@ -119,9 +119,10 @@ static void nt_range(void *arg, int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; u++) {
         int64_t b = u / j->panels, p = u % j->panels;
         int64_t n0 = p * NT_COLS, n1 = n0 + NT_COLS < j->N ? n0 + NT_COLS : j->N;
-        nn_sgemm_nt_cols(j->M, j->K, (const float *)j->a->data + batch_off(j->a, j->nb, j->bdims, b),
-                         j->K, (const float *)j->xt->data + batch_off(j->xt, j->nb, j->bdims, b),
-                         j->K, j->s, j->C + b * j->M * j->N, j->N, n0, n1, panel);
+        nn_sgemm_nt_cols(j->M, j->K,
+                         (const float *)j->a->data + batch_off(j->a, j->nb, j->bdims, b), j->K,
+                         (const float *)j->xt->data + batch_off(j->xt, j->nb, j->bdims, b), j->K,
+                         j->s, j->C + b * j->M * j->N, j->N, n0, n1, panel);
     }
 }
 
@@ -159,8 +160,7 @@ static int nt_unfused(nn_kctx *k, const nn_tensor *const *in, nn_tensor *const *
     return rc;
 }
 
-int k_matmul_nt(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out,
-                int nout) {
+int k_matmul_nt(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)nin, (void)nout;
     const nn_tensor *a = in[0], *x = in[1], *s = in[2];
     if (a->dtype != NN_F32 || x->dtype != NN_F32 || s->dtype != NN_F32 || nn_tensor_numel(s) != 1 ||
@@ -175,8 +175,16 @@ int k_matmul_nt(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *cons
     int rc = mm_shape(k, a, &xt, &a2, &b2, &nb, bdims, &n, odims);
     if (rc < 0 || (rc = nn_kout(k, out[0], NN_F32, n, odims)) < 0)
         return rc;
-    nt_job j = {a, &xt, nb, bdims, a->dims[a->ndim - 2], xt.dims[xt.ndim - 1],
-                a->dims[a->ndim - 1], 0, *(const float *)s->data, out[0]->data};
+    nt_job j = {a,
+                &xt,
+                nb,
+                bdims,
+                a->dims[a->ndim - 2],
+                xt.dims[xt.ndim - 1],
+                a->dims[a->ndim - 1],
+                0,
+                *(const float *)s->data,
+                out[0]->data};
     j.panels = (j.N + NT_COLS - 1) / NT_COLS;
     int64_t units = nn_numel(nb, bdims) * j.panels;
     int threads = (double)units * j.M * NT_COLS * j.K < 65536 ? 1 : k->nthreads;
@@ -466,7 +474,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
     y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
     y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
@@ -495,7 +504,8 @@ __attribute__((target("avx2,fma"))) void nn_erf_avx2(const float *x, float *y, i
 }
 
 /* One contiguous softmax row; returns 0 when the CPU lacks AVX2 (caller does it). */
-__attribute__((target("avx2,fma"))) static int softmax_row_avx2(const float *v, float *y, int64_t len) {
+__attribute__((target("avx2,fma"))) static int softmax_row_avx2(const float *v, float *y,
+                                                                int64_t len) {
     float mx = -INFINITY;
     for (int64_t q = 0; q < len; q++)
         mx = v[q] > mx ? v[q] : mx;

@@ -692,8 +692,8 @@ static void test_gemm_kernels(void **state) {
 static void test_sgemm_ragged(void **state) {
     (void)state;
     uint64_t seed = 3;
-    int64_t shapes[][3] = {{1, 36, 36}, {1, 892, 36}, {4, 70, 20}, {7, 9, 3},
-                           {37, 130, 36}, {16, 5, 49}, {1, 33, 16}, {2, 1, 1}};
+    int64_t shapes[][3] = {{1, 36, 36},   {1, 892, 36}, {4, 70, 20}, {7, 9, 3},
+                           {37, 130, 36}, {16, 5, 49},  {1, 33, 16}, {2, 1, 1}};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
         nn_tensor a = {0}, b = {0}, c = {0};
@@ -772,9 +772,8 @@ static void test_fused_attention_scores(void **state) {
                          0);
         assert_int_equal(nn_op_run("Mul", NULL, 0, (const nn_tensor *[]){&t, &sc}, 2, &u, 1, &err),
                          0);
-        assert_int_equal(nn_op_run("MatMul", NULL, 0, (const nn_tensor *[]){&a, &u}, 2, &want, 1,
-                                   &err),
-                         0);
+        assert_int_equal(
+            nn_op_run("MatMul", NULL, 0, (const nn_tensor *[]){&a, &u}, 2, &want, 1, &err), 0);
         nn_fused_nt f = {&pa, 1, 0};
         nn_kctx k = {NN_OP_MATMUL_NT, "fused", NULL, 0, NULL, 2, &err, &f};
         nn_tensor *outs[1] = {&got};
