@@ -51,7 +51,11 @@ uint32_t tmap_hash(const char *s, size_t n) {
 
 static char *tmap_store_key(tmap *m, const char *key, size_t klen) {
     if (m->nblocks == 0 || m->block_used + klen + 1 > m->block_cap) {
-        size_t cap = klen + 1 > 65536 ? klen + 1 : 65536;
+        /* small first (per-document maps hold a few dozen keys), doubling up to 64 KiB */
+        size_t want = m->nblocks ? m->block_cap * 2 : 1024;
+        if (want > 65536)
+            want = 65536;
+        size_t cap = klen + 1 > want ? klen + 1 : want;
         char **bl = realloc(m->blocks, (m->nblocks + 1) * sizeof(*bl));
         if (!bl)
             return NULL;
