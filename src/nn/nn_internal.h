@@ -109,7 +109,27 @@ typedef struct nn_fused_nt {
     int perm_nattr;
     int s_first; /* the Mul read S as its first input */
 } nn_fused_nt;
+/* node->prep of a fused attention: the scores' nn_fused_nt and the Softmax's attributes. */
+typedef struct nn_fused_attn {
+    nn_fused_nt nt;
+    const nn_attr *sm_attrs; /* borrowed from the model */
+    int sm_nattr;
+} nn_fused_attn;
 #define NN_OP_MATMUL_NT "stepd.MatMulTransposedB" /* internal: never in a model file */
+#define NN_OP_ATTENTION "stepd.Attention"         /* internal: never in a model file */
+
+/* Kernels other kernels fall back on (nn_ops_math.c, nn_attention.c). */
+int k_matmul(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout);
+int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout);
+int k_matmul_nt(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout);
+int k_attention(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout);
+/* MatMul helpers (nn_ops_math.c): numpy shapes of a product, and an operand's offset for
+ * batch b of the broadcast batch dims. */
+int nn_mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a, nn_tensor *b,
+                int *nb, int64_t *bdims, int *nout, int64_t *odims);
+int64_t nn_batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64_t b);
+/* Softmax of one contiguous row (y may be v). */
+void nn_softmax_row(const float *v, float *y, int64_t len);
 /* Load-time rewrites (after folding): see nn_fuse.c. */
 int nn_model_fuse(nn_model *m, char **err);
 

