@@ -5,8 +5,9 @@
  *
  * Waking policy: every wake-up of a sleeping thread costs a context switch, and on a machine
  * with few cores, more runnable workers than cores only switch among themselves. So a job
- * wakes an idle worker only while fewer workers than cores are running (or being woken); a
- * busy worker takes the next job itself. Handlers may block (a model call, a slow disk), which
+ * wakes an idle worker only while fewer workers than the cores but one (the loop, dispatcher
+ * and store writer need one) are running or being woken; a busy worker takes the next job
+ * itself. Handlers may block (a model call, a slow disk), which
  * would leave queued jobs waiting behind "running" workers that use no CPU: a monitor thread
  * watches the queue while jobs wait and idle workers exist and, when no job was taken for 2 ms,
  * wakes a worker for each waiting job.
@@ -38,7 +39,7 @@ struct pool {
     int idle;    /* workers waiting for a job */
     int waking;  /* signalled, not awake yet */
     int running; /* workers inside a job */
-    int limit;   /* running workers wanted without the monitor's help: the cores */
+    int limit;   /* running workers wanted without the monitor's help: the cores but one */
     int monitor_sleeping, monitor_started;
     uint64_t taken; /* jobs taken so far: the monitor's measure of progress */
     pthread_t *threads;
@@ -136,7 +137,7 @@ pool *pool_new(int threads, const char *name) {
     pthread_cond_init(&p->mcv, NULL);
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "stepd-pool");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    p->limit = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
+    p->limit = cores <= 2 ? 1 : cores > 64 ? 64 : (int)cores - 1;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20); /* handlers get 1 MiB of stack */
