@@ -179,6 +179,9 @@ static int fuse_graph(nn_model *m, nn_graph *g, const int *uses, int op_mm, int 
 }
 
 int nn_model_fuse(nn_model *m, char **err) {
+    const char *off = getenv("STEPD_NN_FUSE"); /* "0": run graphs as written (comparisons) */
+    if (off && !strcmp(off, "0"))
+        return 0;
     int op_mm = nn_op_lookup("MatMul"), op_nt = -1, op_att = -1;
     for (int i = 0; nn_kernel_get(i); i++) {
         if (!strcmp(nn_kernel_get(i)->op, NN_OP_MATMUL_NT))
