@@ -92,8 +92,9 @@ void utf8_lower(tbuf *out, const char *s, size_t n);
 int py_isalpha_cp(uint32_t cp);
 
 /* ---- tokens ---------------------------------------------------------------------------------- */
-/* Sentences of tokens, each token a NUL-terminated string in buf. Sentence i holds tokens
- * sent[i] .. sent[i+1]-1 (sent has nsent+1 entries). */
+/* Sentences of tokens, each token a NUL-terminated string in buf, stored back to back in
+ * order (token i + 1 starts right after token i's NUL; the sentiment scorer relies on it). Sentence
+ * i holds tokens sent[i] .. sent[i+1]-1 (sent has nsent+1 entries). */
 typedef struct text_toks {
     tbuf buf;
     size_t *tok;

@@ -524,6 +524,30 @@ static assess *assess_grow(assess *a, assess *stack, size_t *cap) {
     return nv;
 }
 
+/* Lower-cases the n bytes at s into out when they are all ASCII (8 at a time); returns 0, with
+ * out undefined, when one is not. */
+static int ascii_lower(const char *s, size_t n, char *out) {
+    const uint64_t high = 0x8080808080808080ull;
+    uint64_t seen = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        seen |= v;
+        /* per byte (all < 0x80, so no carries): high bit of v + 0x3f set iff >= 'A', of
+         * v + 0x25 iff > 'Z'; 0x80 >> 2 is the case bit */
+        uint64_t upper = (v + 0x3f3f3f3f3f3f3f3full) & ~(v + 0x2525252525252525ull) & high;
+        v |= upper >> 2;
+        memcpy(out + i, &v, 8);
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        seen |= c;
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    return !(seen & high);
+}
+
 static double clamp1(double v) {
     return v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v);
 }
@@ -575,40 +599,43 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
     int rc = STEP_ENOMEM;
     if (!off || !wlen)
         goto done;
-    /* Lower-case every token. Tokens are NUL-terminated strings; for ASCII, one pass over t's
-     * buffer into a copy keeps every offset. */
+    /* Lower-case every token. Tokens are stored back to back, each NUL-terminated, in t's
+     * buffer: lower-casing the whole buffer at once keeps every offset as long as no character
+     * changes its length (only a few non-ASCII ones do; then token by token). */
     size_t blen = t->buf.len;
-    int ascii = t->buf.p != NULL;
-    for (size_t i = 0; ascii && i < blen; i++)
-        ascii = (unsigned char)t->buf.p[i] < 0x80;
-    if (ascii) {
-        char *dst = blen < sizeof(low_stack) ? low_stack : malloc(blen + 1);
-        if (!dst)
-            goto done;
+    char *dst = !t->buf.p ? NULL : blen < sizeof(low_stack) ? low_stack : malloc(blen + 1);
+    int same = 0;
+    if (dst && ascii_lower(t->buf.p, blen, dst)) {
         if (dst != low_stack)
-            low = (tbuf){dst, blen, blen + 1, 0};
-        for (size_t i = 0; i < blen; i++) {
-            unsigned char c = (unsigned char)t->buf.p[i];
-            dst[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        }
+            low = (tbuf){dst, blen, blen + 1, 0, 0};
         dst[blen] = 0;
-        for (size_t k = 0; k < nw; k++) {
-            off[k] = t->tok[k];
-            wlen[k] = strlen(dst + off[k]);
-        }
         lowp = dst;
+        same = 1;
     } else {
-        for (size_t k = 0; k < nw; k++) {
-            off[k] = low.len;
-            const char *w = toks_at(t, k);
-            utf8_lower(&low, w, strlen(w));
-            wlen[k] = low.len - off[k];
-            tbuf_putc(&low, 0);
+        if (dst != low_stack)
+            free(dst);
+        if (t->buf.p)
+            utf8_lower(&low, t->buf.p, blen);
+        same = !low.oom && low.len == blen;
+        if (!same) {
+            low.len = 0;
+            for (size_t k = 0; k < nw; k++) {
+                off[k] = low.len;
+                const char *w = toks_at(t, k);
+                utf8_lower(&low, w, strlen(w));
+                wlen[k] = low.len - off[k];
+                tbuf_putc(&low, 0);
+            }
         }
         if (low.oom)
             goto done;
         lowp = low.p;
     }
+    if (same)
+        for (size_t k = 0; k < nw; k++) {
+            off[k] = t->tok[k];
+            wlen[k] = (k + 1 < nw ? t->tok[k + 1] : blen) - off[k] - 1;
+        }
 #define W(k) (lowp + off[k])
     /* start the lexicon lookups of the first words together: the table is large */
     uint32_t wh[SENT_STACK_TOKENS];
@@ -682,11 +709,11 @@ int text_sentiment_score(const text_sentiment *ts, const text_toks *t, double *p
             } else if (m && utf8_count(w, wl) > 2) {
                 m = NULL;
             }
-            if (!strcmp(w, "!") && na > 0)
+            if (wl == 1 && w[0] == '!' && na > 0)
                 a[na - 1].p = clamp1(a[na - 1].p * 1.25);
             double emo_p = 0;
             int add = 0;
-            if (!strcmp(w, "(!)")) {
+            if (wl == 3 && !memcmp(w, "(!)", 3)) {
                 emo_p = 0.0;
                 add = 1;
             } else if (!all_letters(w, wl) && (e = tmap_get(&ts->emoticons, w, wl)) != NULL) {

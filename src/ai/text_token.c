@@ -60,9 +60,10 @@ static int is_ascii_alpha(char c) {
 
 /* t ends with '.'; Pattern's abbreviation set and RE_ABBR1..3. */
 static int is_abbreviation(const char *t, size_t n) {
-    for (size_t i = 0; i < sizeof(ABBREVIATIONS) / sizeof(ABBREVIATIONS[0]); i++)
-        if (strlen(ABBREVIATIONS[i]) == n && !memcmp(ABBREVIATIONS[i], t, n))
-            return 1;
+    for (size_t i = 0; n <= 5 && i < sizeof(ABBREVIATIONS) / sizeof(ABBREVIATIONS[0]); i++)
+        if (ABBREVIATIONS[i][0] == t[0] && strlen(ABBREVIATIONS[i]) == n &&
+            !memcmp(ABBREVIATIONS[i], t, n))
+            return 1; /* (none is longer than 5 bytes) */
     /* ^([A-Za-z]\.)+$ (covers ^[A-Za-z]\.$) */
     if (n % 2 == 0) {
         size_t i = 0;
@@ -138,8 +139,15 @@ static void spans_free(spans *s) {
 
 /* Step 1: contractions and curly quotes. */
 static void normalize(const char *s, size_t n, tbuf *out) {
+    /* the bytes a rewrite can start at: ' (contractions), n (n't), 0xE2 (curly quotes) */
+    static const uint8_t START[256] = {['\''] = 1, ['n'] = 1, [0xE2] = 1};
     size_t i = 0, run = 0;
     while (i < n) {
+        if (!START[(unsigned char)s[i]]) {
+            i++;
+            run++;
+            continue;
+        }
         const char *c = s + i;
         size_t left = n - i;
         const char *ins = NULL;
@@ -195,8 +203,11 @@ static int32_t decode_fast(const char *s, size_t n, int *l) {
 
 /* py_isspace() with the ASCII answer inline */
 static inline int is_space_cp(int32_t cp) {
+    static const uint8_t ASCII_SPACE[128] = {
+        ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
+        [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [' '] = 1};
     if (cp < 0x80)
-        return cp >= 0 && ((cp >= 9 && cp <= 13) || (cp >= 0x1c && cp <= 0x20));
+        return cp >= 0 && ASCII_SPACE[cp];
     return py_isspace((uint32_t)cp);
 }
 
@@ -483,8 +494,9 @@ static int pair_hit(unsigned char a, unsigned char b) {
 }
 
 /* Step 5 for a sentence whose tokens [i, j) (EOS skipped) need no fix-up: copies the tokens
- * straight into t. Returns 0 when the sentence needs the full treatment instead. */
-static int emit_plain(const spans *toks, size_t i, size_t j, text_toks *t) {
+ * straight into t (high: the text has bytes >= 0xE2, which may be emoji). Returns 0 when the
+ * sentence needs the full treatment instead. */
+static int emit_plain(const spans *toks, size_t i, size_t j, int high, text_toks *t) {
     const span *prev = NULL;
     size_t count = 0;
     for (size_t k = i; k < j; k++) {
@@ -493,7 +505,7 @@ static int emit_plain(const spans *toks, size_t i, size_t j, text_toks *t) {
             continue;
         if (prev && pair_hit((unsigned char)prev->p[prev->n - 1], (unsigned char)sp->p[0]))
             return 0;
-        for (size_t q = 0; q < sp->n; q++)
+        for (size_t q = 0; high && q < sp->n; q++)
             if ((unsigned char)sp->p[q] >= 0xE2)
                 return 0; /* maybe an emoji */
         prev = sp;
@@ -691,15 +703,19 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
 
 int text_tokenize(const char *s, size_t n, text_toks *t) {
     pthread_once(&emo_once, emo_index);
-    char join_stack[512];
+    char join_stack[512], a_stack[512], b_stack[512];
     span raw_stack[TOK_STACK_SPANS], toks_stack[TOK_STACK_SPANS];
-    tbuf norm = {0}, a = {0}, b = {0}, join = TBUF_ON(join_stack);
+    tbuf norm = {0}, a = TBUF_ON(a_stack), b = TBUF_ON(b_stack), join = TBUF_ON(join_stack);
     spans raw = {raw_stack, 0, TOK_STACK_SPANS, 0, 1},
           toks = {toks_stack, 0, TOK_STACK_SPANS, 0, 1};
     /* size the buffers once from the input length (prose: ~1 token per 4-5 bytes) */
     size_t est = n / 4 + 16;
     /* contractions and curly quotes need a rewritten copy; most text has neither */
     int rewrite = memchr(s, '\'', n) || memchr(s, 0xE2, n);
+    /* bytes >= 0xE2 (maybe emoji) anywhere? if not, no sentence needs looking for them */
+    int high = 0;
+    for (size_t k = 0; k < n; k++)
+        high |= (unsigned char)s[k] >= 0xE2;
     if (rewrite)
         tbuf_grow(&norm, n + n / 8 + 64);
     tbuf_grow(&t->buf, n + est + 64);
@@ -730,7 +746,7 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
         if (is_terminator(toks.v[j])) {
             while (j < toks.n && is_terminator(toks.v[j]))
                 j++;
-            if (emit_plain(&toks, i, j, t)) {
+            if (emit_plain(&toks, i, j, high, t)) {
                 i = j;
                 j++;
                 continue;
@@ -750,7 +766,7 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
         j++;
     }
     join.len = 0;
-    if (i < toks.n && !emit_plain(&toks, i, toks.n, t))
+    if (i < toks.n && !emit_plain(&toks, i, toks.n, high, t))
         for (size_t k = i; k < toks.n; k++) {
             if (join.len)
                 tbuf_putc(&join, ' ');

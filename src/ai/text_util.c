@@ -221,6 +221,17 @@ char *utf8_sanitize(const char *s, size_t n, size_t *out_len) {
 int utf8_valid(const char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
+        /* 8 bytes at a time while they are all ASCII and none is NUL */
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            uint64_t zero = (v - 0x0101010101010101ull) & ~v;
+            if ((v | zero) & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x80) {
             i++;
@@ -300,12 +311,20 @@ void utf8_lower(tbuf *out, const char *s, size_t n) {
         return;
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            if (out->len + 2 > out->cap && tbuf_grow(out, out->len + 2))
+        if (c < 0x80) { /* a run of ASCII: one capacity check */
+            size_t j = i;
+            while (j < n && (unsigned char)s[j] < 0x80)
+                j++;
+            if (out->len + (j - i) + 1 > out->cap && tbuf_grow(out, out->len + (j - i) + 1))
                 return;
-            out->p[out->len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-            out->p[out->len] = 0;
-            i++;
+            char *d = out->p + out->len;
+            for (size_t k = i; k < j; k++) {
+                c = (unsigned char)s[k];
+                *d++ = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+            }
+            *d = 0;
+            out->len += j - i;
+            i = j;
             continue;
         }
         int l;
