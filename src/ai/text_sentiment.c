@@ -477,6 +477,12 @@ int text_sentiment_load(const char *path, text_sentiment **out, char **err) {
     free_accs(accs, naccs);
     tmap_free(&order);
     free(xml);
+    /* most words of a text are not in the lexicon: make those lookups short (a few 100 KiB) */
+    if (tmap_reserve_sparse(&ts->words) || tmap_reserve_sparse(&ts->emoticons)) {
+        text_sentiment_free(ts);
+        *err = text_errf("out of memory loading %s", path);
+        return STEP_ENOMEM;
+    }
     *out = ts;
     return 0;
 err:

@@ -93,6 +93,13 @@ static int tmap_grow(tmap *m) {
     return 0;
 }
 
+int tmap_reserve_sparse(tmap *m) {
+    while (m->count * 4 > m->cap)
+        if (tmap_grow(m) != 0)
+            return -1;
+    return 0;
+}
+
 tmap_entry *tmap_put(tmap *m, const char *key, size_t klen) {
     if ((m->count + 1) * 4 >= m->cap * 3 && tmap_grow(m) != 0)
         return NULL;
