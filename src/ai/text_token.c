@@ -701,6 +701,24 @@ static void fix_sentence(const char *s, size_t n, text_toks *t, tbuf *a, tbuf *b
     t->sent[t->nsent] = t->ntok;
 }
 
+/* Any byte >= 0xE2 in s? (8 bytes at a time: usually none has the high bit) */
+static int has_emoji_bytes(const char *s, size_t n) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t v;
+        memcpy(&v, s + k, 8);
+        if (!(v & 0x8080808080808080ull))
+            continue;
+        for (size_t q = k; q < k + 8; q++)
+            if ((unsigned char)s[q] >= 0xE2)
+                return 1;
+    }
+    for (; k < n; k++)
+        if ((unsigned char)s[k] >= 0xE2)
+            return 1;
+    return 0;
+}
+
 int text_tokenize(const char *s, size_t n, text_toks *t) {
     pthread_once(&emo_once, emo_index);
     char join_stack[512], a_stack[512], b_stack[512];
@@ -713,9 +731,7 @@ int text_tokenize(const char *s, size_t n, text_toks *t) {
     /* contractions and curly quotes need a rewritten copy; most text has neither */
     int rewrite = memchr(s, '\'', n) || memchr(s, 0xE2, n);
     /* bytes >= 0xE2 (maybe emoji) anywhere? if not, no sentence needs looking for them */
-    int high = 0;
-    for (size_t k = 0; k < n; k++)
-        high |= (unsigned char)s[k] >= 0xE2;
+    int high = has_emoji_bytes(s, n);
     if (rewrite)
         tbuf_grow(&norm, n + n / 8 + 64);
     tbuf_grow(&t->buf, n + est + 64);
