@@ -50,6 +50,7 @@ function safeStringify(msg) {
 
 let steps = new Map(); // name -> { handler, middleware, bodyZod, inputZod, file }
 let loading = Promise.resolve();
+let loadsPending = 0;
 let generation = 0;
 
 const isZod = (s) => s && typeof s === 'object' && typeof s.safeParse === 'function';
@@ -202,7 +203,7 @@ function zodFailure(r, what) {
 }
 
 async function invoke(msg) {
-  await loading;
+  if (loadsPending) await loading; // an invocation sent after a load runs the new code
   const st = steps.get(msg.step);
   if (!st) throw new Error(`step "${msg.step}" is not loaded in this worker`);
   const ctx = makeContext(msg, st);
@@ -253,8 +254,9 @@ function onMessage(msg) {
       break;
     }
     case 'load': {
+      loadsPending++;
       const p = loading.then(() => load(msg.files || []));
-      loading = p.catch(() => {});
+      loading = p.catch(() => {}).then(() => { loadsPending--; });
       p.then((r) => send({ t: 'loaded', id: msg.id, steps: r.steps, errors: r.errors }),
              (e) => send({ t: 'loaded', id: msg.id, steps: [], errors: [{ file: '', line: 0, message: String(e) }] }));
       break;

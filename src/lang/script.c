@@ -42,6 +42,7 @@ struct script_host {
     char runners[PATH_MAX];
     char *command[NLANG];
     int processes[NLANG];
+    int pack[NLANG];
     int load_timeout_ms;
     worker_pool *pools[NLANG];
 };
@@ -120,13 +121,16 @@ int script_host_new(const stepd_config *cfg, script_host **out, char **err) {
         json_t *l = json_object_get(langs, LANGS[i].key);
         json_t *cmd = json_object_get(l, "command");
         json_t *procs = json_object_get(l, "processes");
+        json_t *pack = json_object_get(l, "pack");
         if ((l && !json_is_object(l)) ||
             (cmd && (!json_is_string(cmd) || !json_string_length(cmd))) ||
             (procs && (!json_is_integer(procs) || json_integer_value(procs) < 1 ||
-                       json_integer_value(procs) > 64))) {
+                       json_integer_value(procs) > 64)) ||
+            (pack && (!json_is_integer(pack) || json_integer_value(pack) < 1 ||
+                      json_integer_value(pack) > 1024))) {
             if (asprintf(err,
                          "%s/stepd.json: \"languages.%s\" must be {\"command\": \"...\", "
-                         "\"processes\": 1..64}",
+                         "\"processes\": 1..64, \"pack\": 1..1024}",
                          cfg->dir, LANGS[i].key) < 0)
                 *err = NULL;
             script_host_free(h);
@@ -134,6 +138,7 @@ int script_host_new(const stepd_config *cfg, script_host **out, char **err) {
         }
         h->command[i] = strdup(cmd ? json_string_value(cmd) : LANGS[i].cmd);
         h->processes[i] = procs ? (int)json_integer_value(procs) : 2;
+        h->pack[i] = pack ? (int)json_integer_value(pack) : 0;
         if (!h->command[i]) {
             script_host_free(h);
             return STEP_ENOMEM;
@@ -250,7 +255,8 @@ static int pool_for(script_host *h, int li, char **err) {
     argv[argc++] = runner;
     argv[argc] = NULL;
     worker_pool_opts o = {
-        .lang = LANGS[li].name, .argv = argv, .processes = h->processes[li], .dir = h->dir};
+        .lang = LANGS[li].name, .argv = argv, .processes = h->processes[li], .dir = h->dir,
+        .pack = h->pack[li]};
     int rc = cmd ? worker_pool_new(&o, &h->pools[li]) : STEP_ENOMEM;
     free(cmd);
     if (rc && asprintf(err, "cannot create the %s worker pool: %s", LANGS[li].name,

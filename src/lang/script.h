@@ -9,8 +9,9 @@
  * answer the worker's emit/state/log back-calls through the same step API C steps use, so the
  * router, schemas, queue, retries, dead letters and tracing treat both kinds of step alike.
  *
- * stepd.json: {"languages": {"node": {"command": "node", "processes": 2},
+ * stepd.json: {"languages": {"node": {"command": "node", "processes": 2, "pack": 4},
  *                            "python": {"command": "python3", "processes": 2}}}
+ * ("pack": invocations in flight on one worker before the next worker gets any; see worker.h)
  */
 #ifndef STEPD_LANG_SCRIPT_H
 #define STEPD_LANG_SCRIPT_H

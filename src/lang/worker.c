@@ -1,7 +1,11 @@
 /*
  * worker.c — see worker.h. Locking: each process has `mu` (its state and the list of
- * invocations waiting on it, each with its own condition variable) and `wmu` (one writer at a
- * time on its stdin). Order: mu before wmu; nobody takes mu while holding wmu. Only the reader
+ * invocations waiting on it, each with a semaphore) and `wmu` (its stdin: lines from many
+ * threads are combined into one write). Order: mu before wmu; nobody takes mu while holding
+ * wmu. The reader decodes a whole read without the lock, routes it under `mu` and posts each
+ * invocation that got messages once, after releasing `mu`: the per-call cost is dominated by
+ * thread wake-ups, so there is one per invocation and batch, and the woken thread does not
+ * queue on a lock the reader still holds. Only the reader
  * thread tears a process down (after EOF or garbage); a timed-out caller just kills the pid,
  * which makes the reader see EOF. A dead process is respawned by the next caller, which first
  * joins the old reader, so at most one reader per process slot exists at any time.
@@ -11,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -153,9 +158,12 @@ void worker_linebuf_free(worker_linebuf *lb) {
 
 /* ---- processes --------------------------------------------------------------------------- */
 
+/* On the heap, shared by the waiting thread and (briefly, to post `sem` after dropping the
+ * process lock) the reader: the last of them to let go frees it. */
 typedef struct invocation {
     uint64_t id;
-    pthread_cond_t cv;
+    sem_t sem;        /* posted when messages arrive or the invocation fails */
+    atomic_int refs;  /* the waiting thread + readers about to post */
     worker_msg *q; /* messages for this invocation, in arrival order */
     size_t qhead, qlen, qcap;
     int failed;
@@ -180,7 +188,8 @@ typedef struct wproc {
     int reader_started;
     pthread_t reader;
     invocation *inv;
-    int inflight;
+    atomic_int inflight; /* changed with mu held; read without it to pick a process */
+    atomic_int_fast64_t heard_ms; /* last message from the process, or work given to an idle one */
     int64_t spawned_ms;
     int quick_deaths; /* consecutive deaths within a second of spawning */
 } wproc;
@@ -194,6 +203,7 @@ struct worker_pool {
     json_t *files;
     atomic_uint_fast64_t next_id;
     atomic_uint rr;
+    int pack; /* in-flight invocations a process takes before the next one gets any */
     atomic_uint_fast64_t spawned, died, invocations;
     atomic_int closing;
 };
@@ -362,16 +372,35 @@ static void route(wproc *w, worker_msg *m) {
         }
     }
     inv->q[inv->qlen++] = *m;
-    inv->wake = 1; /* signalled once per batch, by wake_routed() */
+    inv->wake = 1; /* posted once per batch, by the reader */
 }
 
-/* Reader side, mu held: wakes each invocation that got messages from the last batch. */
-static void wake_routed(wproc *w) {
-    for (invocation *inv = w->inv; inv; inv = inv->next)
-        if (inv->wake) {
-            inv->wake = 0;
-            pthread_cond_signal(&inv->cv);
+static void inv_unref(invocation *inv) {
+    if (atomic_fetch_sub(&inv->refs, 1) == 1) {
+        sem_destroy(&inv->sem);
+        free(inv);
+    }
+}
+
+enum { WAKE_MAX = 64, STALL_MS = 20 };
+
+/* Reader side, mu held: collects (and pins) the invocations that got messages from the last
+ * batch, so they are posted after mu is released: a thread woken while the reader still
+ * held mu would go straight back to sleep on it. */
+static size_t collect_routed(wproc *w, invocation **wake) {
+    size_t n = 0;
+    for (invocation *inv = w->inv; inv; inv = inv->next) {
+        if (!inv->wake)
+            continue;
+        inv->wake = 0;
+        if (n < WAKE_MAX) {
+            atomic_fetch_add(&inv->refs, 1);
+            wake[n++] = inv;
+        } else {
+            sem_post(&inv->sem); /* safe under mu: the waiter unlinks under mu */
         }
+    }
+    return n;
 }
 
 static void *reader_main(void *arg) {
@@ -424,11 +453,17 @@ static void *reader_main(void *arg) {
             }
             nb++;
         }
+        invocation *wake[WAKE_MAX];
+        atomic_store(&w->heard_ms, now_ms());
         pthread_mutex_lock(&w->mu);
         for (size_t i = 0; i < nb; i++)
             route(w, &batch[i]);
-        wake_routed(w);
+        size_t nw = collect_routed(w, wake);
         pthread_mutex_unlock(&w->mu);
+        for (size_t i = 0; i < nw; i++) {
+            sem_post(&wake[i]->sem);
+            inv_unref(wake[i]);
+        }
         if (bad)
             break;
     }
@@ -450,7 +485,7 @@ static void *reader_main(void *arg) {
             inv->failed = 1;
             snprintf(inv->why, sizeof(inv->why), "%s", why);
         }
-        pthread_cond_signal(&inv->cv);
+        sem_post(&inv->sem);
     }
     pthread_mutex_unlock(&w->mu);
     proc_close_stdin(w);
@@ -576,18 +611,20 @@ static void inv_unlink(wproc *w, invocation *inv) {
 static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serve, void *arg,
                      json_t **value, json_t **error) {
     worker_pool *p = w->pool;
-    invocation inv = {.id = atomic_fetch_add(&p->next_id, 1)};
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&inv.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    invocation *inv = calloc(1, sizeof(*inv));
+    if (!inv) {
+        *error = error_obj("out of memory");
+        return STEP_ENOMEM;
+    }
+    inv->id = atomic_fetch_add(&p->next_id, 1);
+    atomic_init(&inv->refs, 1);
+    sem_init(&inv->sem, 0, 0);
     atomic_fetch_add(&p->invocations, 1);
     int rc = 0;
     pthread_mutex_lock(&w->mu);
     if (atomic_load(&p->closing)) {
         pthread_mutex_unlock(&w->mu);
-        pthread_cond_destroy(&inv.cv);
+        inv_unref(inv);
         *error = error_obj("stepd is shutting down");
         return STEP_ECLOSED;
     }
@@ -599,25 +636,26 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
         rc = proc_start(w, err, sizeof(err));
         if (rc) {
             pthread_mutex_unlock(&w->mu);
-            pthread_cond_destroy(&inv.cv);
+            inv_unref(inv);
             *error = error_obj(err);
             return rc;
         }
     }
     pid_t pid = w->pid;
-    inv.next = w->inv;
+    inv->next = w->inv;
     if (w->inv)
-        w->inv->prev = &inv;
-    w->inv = &inv;
-    w->inflight++;
+        w->inv->prev = inv;
+    w->inv = inv;
+    if (w->inflight++ == 0)
+        atomic_store(&w->heard_ms, now_ms());
     pthread_mutex_unlock(&w->mu);
 
-    json_object_set_new(msg, "id", json_integer((json_int_t)inv.id));
+    json_object_set_new(msg, "id", json_integer((json_int_t)inv->id));
     if (proc_send(w, msg)) {
         pthread_mutex_lock(&w->mu);
-        if (!inv.failed) {
-            inv.failed = 1;
-            snprintf(inv.why, sizeof(inv.why), "cannot write to the %s worker", p->lang);
+        if (!inv->failed) {
+            inv->failed = 1;
+            snprintf(inv->why, sizeof(inv->why), "cannot write to the %s worker", p->lang);
         }
         pthread_mutex_unlock(&w->mu);
     }
@@ -630,8 +668,8 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
     char *ff_error = NULL; /* first failure of a back-call sent without a call id */
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        if (inv.qhead < inv.qlen) {
-            worker_msg m = inv.q[inv.qhead++];
+        if (inv->qhead < inv->qlen) {
+            worker_msg m = inv->q[inv->qhead++];
             pthread_mutex_unlock(&w->mu);
             if (m.type == WMSG_RESULT || m.type == WMSG_LOADED) {
                 json_t *j = m.json;
@@ -680,13 +718,18 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
             pthread_mutex_lock(&w->mu);
             continue;
         }
-        if (inv.failed) {
-            *error = error_obj(inv.why);
+        if (inv->failed) {
+            *error = error_obj(inv->why);
             rc = STEP_EFAILED;
             break;
         }
-        if (pthread_cond_timedwait(&inv.cv, &w->mu, &dl) == ETIMEDOUT && inv.qhead == inv.qlen &&
-            !inv.failed) {
+        pthread_mutex_unlock(&w->mu);
+        int wr;
+        while ((wr = sem_clockwait(&inv->sem, CLOCK_MONOTONIC, &dl)) != 0 && errno == EINTR)
+            ;
+        int timed_out = wr != 0 && errno == ETIMEDOUT;
+        pthread_mutex_lock(&w->mu);
+        if (timed_out && inv->qhead == inv->qlen && !inv->failed) {
             char why[200];
             snprintf(why, sizeof(why), "the %s worker did not answer within %d ms; it was killed",
                      p->lang, timeout_ms);
@@ -704,13 +747,14 @@ static int invoke_on(wproc *w, json_t *msg, int timeout_ms, worker_serve_fn serv
             break;
         }
     }
-    inv_unlink(w, &inv);
+    inv_unlink(w, inv);
     pthread_mutex_unlock(&w->mu);
     free(ff_error);
-    for (size_t i = inv.qhead; i < inv.qlen; i++)
-        worker_msg_clear(&inv.q[i]);
-    free(inv.q);
-    pthread_cond_destroy(&inv.cv);
+    for (size_t i = inv->qhead; i < inv->qlen; i++)
+        worker_msg_clear(&inv->q[i]);
+    free(inv->q);
+    inv->q = NULL;
+    inv_unref(inv);
     return rc;
 }
 
@@ -720,15 +764,25 @@ int worker_invoke(worker_pool *p, json_t *msg, int timeout_ms, worker_serve_fn s
     *error = NULL;
     if (!p || !json_is_object(msg) || timeout_ms <= 0)
         return STEP_EINVAL;
-    /* the least busy process, starting from a rotating index so ties spread out */
-    unsigned start = atomic_fetch_add(&p->rr, 1);
+    /* Pack, then spread: the first process with fewer than PACK invocations in flight, else
+     * the least busy. A worker's cost is mostly per wake-up, so invocations that share one
+     * (arrive together, answer in one write) are cheaper than the same spread over several
+     * processes; a process that falls behind (a CPU-bound or hung handler) fills up and the
+     * next one takes the overflow. A process that holds work but has said nothing for
+     * STALL_MS (a hung or CPU-bound handler) takes no more while another can. pack 1 spreads
+     * evenly. */
+    int pack = p->pack;
+    int64_t now = now_ms();
     wproc *best = NULL;
     int best_load = 0;
+    unsigned start = pack > 1 ? 0 : atomic_fetch_add(&p->rr, 1);
     for (int k = 0; k < p->n; k++) {
         wproc *w = &p->procs[(start + (unsigned)k) % (unsigned)p->n];
-        pthread_mutex_lock(&w->mu);
-        int load = w->inflight;
-        pthread_mutex_unlock(&w->mu);
+        int load = atomic_load(&w->inflight);
+        if (load < pack && (load == 0 || now - atomic_load(&w->heard_ms) < STALL_MS)) {
+            best = w;
+            break;
+        }
         if (!best || load < best_load) {
             best = w;
             best_load = load;
@@ -803,6 +857,7 @@ int worker_pool_new(const worker_pool_opts *o, worker_pool **out) {
         return STEP_ENOMEM;
     }
     p->n = o->processes;
+    p->pack = o->pack > 0 ? o->pack : WORKER_PACK_DEFAULT;
     for (int i = 0; i < p->n; i++) {
         wproc *w = &p->procs[i];
         w->pool = p;

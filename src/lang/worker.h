@@ -63,7 +63,11 @@ typedef struct worker_pool_opts {
     char *const *argv; /* command line, NULL-terminated (copied) */
     int processes;     /* >= 1 */
     const char *dir;   /* working directory of the processes (the project) */
+    int pack;          /* invocations in flight on a process before the next process gets any
+                          (0: WORKER_PACK_DEFAULT; 1: spread evenly) */
 } worker_pool_opts;
+
+enum { WORKER_PACK_DEFAULT = 4 };
 
 /* Creates the pool; processes start on first use. Returns 0 or STEP_EINVAL / STEP_ENOMEM. */
 int worker_pool_new(const worker_pool_opts *o, worker_pool **out);
