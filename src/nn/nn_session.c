@@ -78,7 +78,7 @@ static void *pool_get(nn_pool *p, size_t bytes, size_t *cap_out) {
     size_t cap = 64;
     while (cap < bytes)
         cap *= 2;
-    size_t step = cap >= 256 ? cap / 8 : 64;
+    size_t step = cap / 8 >= 64 ? cap / 8 : 64; /* multiples of 64 (aligned_alloc needs it) */
     while (cap - step >= bytes && cap - step >= 64)
         cap -= step;
     void *mem = nn_mem_alloc(cap);

@@ -136,6 +136,45 @@ static void test_load_one_op_model(void **state) {
     nn_tensor_free(&w);
 }
 
+/* The session pool's size classes on every small size: each buffer is a valid 64-byte
+ * aligned allocation (ASan checks aligned_alloc's size rule; found by fuzz_nn), outputs are
+ * right, and a session that has seen the largest size allocates nothing for the smaller. */
+static void test_pool_size_classes(void **state) {
+    (void)state;
+    nn_tensor a;
+    t_init(&a, NN_F32, 1, (int64_t[]){1});
+    const nn_tensor *ins[] = {&a};
+    nn_dtype ot[] = {NN_F32};
+    nn_buf b;
+    nn_ref_op_model(&b, "Neg", NULL, 0, ins, NULL, 1, ot, 1);
+    nn_model *m = NULL;
+    char *err = NULL;
+    assert_int_equal(nn_onnx_load(b.p, b.n, 0, &m, &err), 0);
+    m->vals[m->main.inputs[0]].dims[0] = -1; /* declared [1]: make the length symbolic */
+    nn_session *s = NULL;
+    assert_int_equal(nn_session_new(m, 1, &s, &err), 0);
+    nn_tensor *in = nn_session_input(s, "in0");
+    uint64_t seed = 4;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t before = nn_session_pool_allocs(s);
+        for (int64_t n = pass ? 700 : 1; pass ? n >= 1 : n <= 700; n += pass ? -1 : 1) {
+            assert_int_equal(nn_tensor_alloc(in, NN_F32, 1, (int64_t[]){n}), 0);
+            nn_ref_fill(in, &seed, -1, 1);
+            assert_int_equal(nn_session_run(s, &err), 0);
+            const nn_tensor *o = nn_session_output(s, "out0");
+            assert_int_equal(o->dims[0], n);
+            assert_true(((uintptr_t)o->data & 63) == 0);
+            assert_float_equal(((float *)o->data)[n - 1], -((float *)in->data)[n - 1], 0);
+        }
+        if (pass) /* downwards, after 700 floats were seen: every size fits a pooled buffer */
+            assert_int_equal(nn_session_pool_allocs(s), before);
+    }
+    nn_session_free(s);
+    nn_model_free(m);
+    nn_buf_free(&b);
+    nn_tensor_free(&a);
+}
+
 static void test_bad_models_fail_cleanly(void **state) {
     (void)state;
     nn_tensor a;
@@ -859,6 +898,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pb_reader_bounds),
         cmocka_unit_test(test_load_one_op_model),
+        cmocka_unit_test(test_pool_size_classes),
         cmocka_unit_test(test_bad_models_fail_cleanly),
         cmocka_unit_test(test_ops_match_onnxruntime),
         cmocka_unit_test(test_gemm_kernels),
