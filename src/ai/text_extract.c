@@ -110,7 +110,8 @@ static int word_ok(const char *w) {
 static int phrase_word_ok(const char *w) {
     static const char *const TIME_WORDS[] = {"yesterday", "today", "tomorrow", "tonight"};
     for (size_t i = 0; i < sizeof(TIME_WORDS) / sizeof(TIME_WORDS[0]); i++)
-        if (!strcasecmp(w, TIME_WORDS[i]))
+        if (((unsigned char)w[0] | 32) == (unsigned char)TIME_WORDS[i][0] &&
+            !strcasecmp(w, TIME_WORDS[i]))
             return 0;
     return word_ok(w) && !strchr(w, '@') && !strstr(w, "://") && strncmp(w, "www.", 4) &&
            w[0] != '#';
@@ -279,7 +280,7 @@ static int is_content(const char *tag, const char *w) {
         "had", "do",  "does", "did",  "'s",   "'re",  "'m",    "'ve",  "'d",  "not",
         "n't", "so",  "very", "also", "just", "then", "there", "here", "now"};
     for (size_t i = 0; i < sizeof(AUX) / sizeof(AUX[0]); i++)
-        if (!strcmp(w, AUX[i]))
+        if (AUX[i][0] == w[0] && !strcmp(w, AUX[i])) /* every token: be quick */
             return 0;
     return word_ok(w);
 }
