@@ -2,7 +2,7 @@
 # bench/store.sh — writes/s of the SQLite state/queue adapter (group commit through one writer
 # thread) against the same work on plain SQLite with one transaction per write, both measured
 # in this run on the same disk. Prints a table and appends a dated section to bench/RESULTS.md.
-#   bash bench/store.sh            (BUILD=build, 2 s per case, 16 cases: about 40 s)
+#   bash bench/store.sh            (BUILD=build, 2 s per case, 24 cases: about 60 s)
 #   STORE_BENCH_SECONDS=5 BUILD=build-store bash bench/store.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,9 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
     echo "Machine: $(nproc) cores ($cpu), $(uname -sr), SQLite $(sqlite3 --version | cut -d' ' -f1)," \
          "ext4 disk; load average before/after: $load_before / $load_after (shared machine)."
     echo "Ops/s over ${secs} s per case. push+claim+ack = one message pushed, claimed and acked" \
-         "(three durable writes) per op. Peer: plain SQLite, same tables, statements and pragmas" \
+         "(three durable writes) per op. state.set async = the write as a handler makes it" \
+         "(queued without waiting; counted when its commit is reported; 256 in flight per thread)." \
+         "Peer: plain SQLite, same tables, statements and pragmas" \
          "(WAL), one transaction per write, one connection shared by the threads behind a mutex."
     echo
     echo "$table"

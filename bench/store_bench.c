@@ -5,13 +5,16 @@
  *   store_bench DIR SECONDS      prints one tab-separated line per case:
  *   workload  threads  durability  stepd_ops_s  peer_ops_s
  *
- * Workloads: "state.set" (one state write per op, distinct keys, ~100-byte JSON values) and
- * "push+claim+ack" (one message pushed, claimed and acked per op: three durable writes).
+ * Workloads: "state.set" (one state write per op, distinct keys, ~100-byte JSON values),
+ * "state.set async" (the same write as a handler makes it: queued without waiting, the op
+ * done when its commit is reported; up to 256 in flight per thread) and "push+claim+ack" (one
+ * message pushed, claimed and acked per op: three durable writes).
  * The peer shares one connection between the threads behind a mutex (SQLite has one writer
  * anyway; separate connections would only add busy-wait sleeps) with the same pragmas (WAL,
  * synchronous NORMAL or FULL), the same tables and statements, and autocommit per statement.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "store/stores.h"
+#include "store/write.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -29,7 +33,7 @@ static double now_s(void) {
 }
 
 typedef struct run {
-    int workload; /* 0 state.set, 1 push+claim+ack */
+    int workload; /* 0 state.set, 1 push+claim+ack, 2 state.set async */
     int peer;
     double deadline;
     state_store *s;
@@ -40,6 +44,18 @@ typedef struct run {
     atomic_long ops;
     atomic_int errors;
 } run;
+
+typedef struct async_count {
+    atomic_long done;
+    atomic_int errors;
+} async_count;
+
+static void async_done(store_write *w, int rc) {
+    async_count *c = w->arg;
+    if (rc)
+        atomic_fetch_add(&c->errors, 1);
+    atomic_fetch_add(&c->done, 1);
+}
 
 typedef struct targ {
     run *r;
@@ -64,10 +80,19 @@ static void *thread_main(void *p) {
     char key[48], step[16], id[33];
     snprintf(step, sizeof step, "step%d", a->t);
     long n = 0;
+    async_count ac = {0};
     while (now_s() < r->deadline) {
         for (int burst = 0; burst < 16; burst++, n++) {
             int err = 0;
-            if (r->workload == 0) {
+            if (r->workload == 2 && !r->peer) {
+                snprintf(key, sizeof key, "t%d-%ld", a->t, n);
+                store_write *w = store_write_state(SW_SET, "bench", key, VALUE, sizeof VALUE - 1);
+                w->done = async_done;
+                w->arg = &ac;
+                err = r->q->ops->write_async(r->q, w);
+                while (!err && n - atomic_load(&ac.done) > 256)
+                    sched_yield();
+            } else if (r->workload != 1) {
                 snprintf(key, sizeof key, "t%d-%ld", a->t, n);
                 if (!r->peer) {
                     err = r->s->ops->set(r->s, "bench", key, VALUE, sizeof VALUE - 1);
@@ -132,6 +157,11 @@ static void *thread_main(void *p) {
             if (err)
                 atomic_fetch_add(&r->errors, 1);
         }
+    }
+    if (r->workload == 2 && !r->peer) {
+        while (atomic_load(&ac.done) < n) /* every write committed */
+            sched_yield();
+        atomic_fetch_add(&r->errors, atomic_load(&ac.errors));
     }
     atomic_fetch_add(&r->ops, n);
     return NULL;
@@ -229,9 +259,9 @@ int main(int argc, char **argv) {
     double secs = atof(argv[2]);
     if (secs <= 0)
         secs = 1;
-    const char *wl[2] = {"state.set", "push+claim+ack"};
+    const char *wl[3] = {"state.set", "push+claim+ack", "state.set async"};
     int thread_counts[2] = {1, 8};
-    for (int w = 0; w < 2; w++)
+    for (int w = 0; w < 3; w++)
         for (int f = 0; f < 2; f++)
             for (int ti = 0; ti < 2; ti++) {
                 int t = thread_counts[ti];
