@@ -535,7 +535,7 @@ void text_lang_identify(const text_lang *l, const char *s, size_t n, char code[1
     }
 
     /* the table lookups miss the cache: start all the loads, then use them */
-    uint32_t span[LANG_NGRAMS];
+    uint32_t span[LANG_NGRAMS] = {0}; /* (only [0, np) is used) */
     uint64_t hash[LANG_NGRAMS];
     for (size_t r = 0; r < np; r++) {
         hash[r] = sc.slots[profile[r]].hash;
