@@ -769,6 +769,46 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     return dispatch(srv, req, &m, path_len, JOB_API);
 }
 
+/* ---- h2o's own errors as JSON ------------------------------------------------------------ *
+ * h2o answers a few errors itself before any handler runs (a body over the size limit: 413, a
+ * broken chunked encoding or content-length: 400) with a text/plain body. A response filter
+ * turns those bodies into {"error": "<text>"}, like every other error of the server. */
+
+static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n,
+                            h2o_send_state_t state) {
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += bufs[i].len;
+    char *text = h2o_mem_alloc_pool(&req->pool, len + 1), *p = text;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, bufs[i].base, bufs[i].len);
+        p += bufs[i].len;
+    }
+    *p = '\0';
+    json_t *o = json_pack("{s:s}", "error", text);
+    char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    h2o_iovec_t body = out ? h2o_strdup(&req->pool, out, strlen(out))
+                           : h2o_iovec_init(H2O_STRLIT("{\"error\":\"bad request\"}"));
+    free(out);
+    req->res.content_length = body.len;
+    h2o_ostream_send_next(self, req, &body, 1, state);
+}
+
+static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
+    (void)self;
+    ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (req->res.status >= 400 && ct >= 0 && req->res.content_length != SIZE_MAX &&
+        req->res.content_length < 4096 &&
+        !strncmp(req->res.headers.entries[ct].value.base, "text/plain", 10)) {
+        req->res.headers.entries[ct].value = h2o_iovec_init(H2O_STRLIT("application/json; charset=utf-8"));
+        h2o_ostream_t *os = h2o_add_ostream(req, sizeof(*os), slot);
+        os->do_send = json_error_send;
+        slot = &os->next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void on_accept(uv_stream_t *listener, int status) {
     http_server *srv = listener->data;
     if (status != 0)
@@ -798,6 +838,9 @@ int http_server_start(runtime *rt, char **err) {
     h2o_hostconf_t *host =
         h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    h2o_create_filter(pc, sizeof(h2o_filter_t))->on_setup_ostream = json_error_setup;
+    h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream =
+        json_error_setup;
     stepd_handler *h = (stepd_handler *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_req;
     h->srv = srv;

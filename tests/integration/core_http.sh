@@ -27,7 +27,7 @@ expect "$(http GET /echo/1)" '405 *"allow":"POST"*' "wrong method"
 expect "$(http GET /fail)" '500 *"requestId":"*' "handler error"
 expect "$(http GET /undeclared)" '200 *STEP_EUNDECLARED*' "undeclared emit"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
-expect "$(http POST /echo/1 "{\"name\":\"$big\"}")" '413 *' "oversized body"
+expect "$(http POST /echo/1 "{\"name\":\"$big\"}")" '413 {"error":"request entity is too large"}' "oversized body, JSON error"
 
 # raw bytes from step_respond_bytes
 curl -s -D "$TMP/h" -o "$TMP/b" "http://127.0.0.1:$PORT/bytes"
