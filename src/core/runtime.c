@@ -869,6 +869,9 @@ static void close_walk(uv_handle_t *h, void *arg) {
 }
 
 void runtime_close(runtime *rt) {
+    atomic_store(&rt->stopping, 1);
+    while (rt->loop && rt->reloading) /* a dev rebuild in flight uses the script host */
+        uv_run(rt->loop, UV_RUN_ONCE);
     if (rt->dispatcher_started) {
         atomic_store(&rt->stopping, 1);
         dispatcher_kick(rt);
