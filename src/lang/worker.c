@@ -474,6 +474,15 @@ static void *reader_main(void *arg) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     atomic_fetch_add(&p->died, 1);
+    if (!strcmp(why, "the worker process exited")) {
+        if (WIFEXITED(status))
+            snprintf(why, sizeof(why), "the %s worker process exited with status %d%s", p->lang,
+                     WEXITSTATUS(status),
+                     WEXITSTATUS(status) == 127 ? " (its command was not found)" : "");
+        else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+            snprintf(why, sizeof(why), "the %s worker process died of signal %d", p->lang,
+                     WTERMSIG(status));
+    }
     pthread_mutex_lock(&w->mu);
     w->alive = 0;
     pthread_cond_broadcast(&w->dead_cv);
