@@ -31,8 +31,9 @@ static const char transcribe_usage[] =
     "Recognises English speech in FILE (wav, flac, ogg, mp3, m4a, webm, ...; \"-\" reads\n"
     "stdin) and prints {\"text\",\"words\":[{\"word\",\"start\",\"end\",\"confidence\"}],\n"
     "\"language\",\"durationSec\",...}. Silence or noise prints noSpeech: true.\n"
-    "  --engine E   pocketsphinx (default) or moonshine (neural, needs packages/nn.data.sh's model)\n"
-    "  --model DIR  model directory (pocketsphinx default /usr/share/pocketsphinx/model/en-us)\n";
+    "  --engine E   moonshine (default once packages/nn.data.sh installed it) or pocketsphinx\n"
+    "  --model DIR  model directory (moonshine: build-data/nn/moonshine-tiny; pocketsphinx:\n"
+    "               /usr/share/pocketsphinx/model/en-us)\n";
 
 static char *read_all(FILE *f, size_t *len) {
     size_t cap = 65536, n = 0;
@@ -187,7 +188,8 @@ int ai_cli_transcribe(int argc, char **argv) {
     stepd_speech_recognizer *rec = NULL;
     char *err = NULL;
     const stepd_speech_recognizer_vtable *vt =
-        engine && !strcmp(engine, "moonshine") ? &stepd_speech_moonshine : NULL;
+        !engine ? NULL : !strcmp(engine, "moonshine") ? &stepd_speech_moonshine
+                                                      : &stepd_speech_pocketsphinx;
     int rc = stepd_speech_recognizer_open(vt, model, &rec, &err);
     stepd_speech_transcript t;
     if (!rc) {

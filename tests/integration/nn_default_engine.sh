@@ -28,6 +28,9 @@ out=$(STEPD_SPEECH_ENGINE=pocketsphinx "$BIN" ai transcribe "$tmp/a.wav" | lang)
 echo "STEPD_SPEECH_ENGINE=pocketsphinx: $out"
 [[ $out == en-US* && $out == *tomorrow* ]] || fail "STEPD_SPEECH_ENGINE=pocketsphinx: $out"
 
+out=$("$BIN" ai transcribe "$tmp/a.wav" --engine pocketsphinx | lang) || fail "--engine pocketsphinx"
+[[ $out == en-US* ]] || fail "--engine pocketsphinx: $out"
+
 out=$(STEPD_SPEECH_ENGINE=moonshine "$BIN" ai transcribe "$tmp/a.wav" | lang) || fail "moonshine"
 [[ $out == "en "* ]] || fail "STEPD_SPEECH_ENGINE=moonshine: $out"
 

@@ -1,6 +1,6 @@
 /* test_speech_wer.c — the real round trip: English sentences rendered by each flite voice,
  * written as WAV, decoded and recognised by stepd's own pipeline (ffmpeg decode, detector,
- * pocketsphinx). Prints the word error rate per voice and pooled; the pooled rate must stay
+ * the default recogniser: Moonshine when its model is installed, else pocketsphinx). Prints the word error rate per voice and pooled; the pooled rate must stay
  * under 0.20. espeak-ng is not in the round trip (pocketsphinx cannot hear its formant
  * voices); test_speech.c checks its synthesis. Under ASan a subset of sentences runs, and the
  * test says so. */

@@ -8,9 +8,9 @@
  *
  * Recognition: audio (WAV, FLAC, OGG, MP3, ...) is decoded with ffmpeg's libraries, down-mixed
  * and resampled to 16 kHz mono, cut at silences by an energy/voicing detector and decoded
- * segment by segment by a recogniser behind a vtable (pocketsphinx today). Memory stays
- * bounded whatever the length of the input. Each thread that transcribes gets its own
- * decoder, created on first use and reused (freed at thread exit or by
+ * segment by segment by a recogniser behind a vtable (Moonshine when its model is installed,
+ * else pocketsphinx; $STEPD_SPEECH_ENGINE picks). Memory stays bounded whatever the length
+ * of the input. Each thread that transcribes gets its own decoder, created on first use and reused (freed at thread exit or by
  * stepd_speech_thread_cleanup()).
  *
  * Errors: functions return 0 or a negative STEP_E* code (<stepd/step.h>); when `err` is not
@@ -117,7 +117,7 @@ typedef struct stepd_speech_recognizer_vtable {
 
 extern const stepd_speech_recognizer_vtable stepd_speech_pocketsphinx;
 
-/* Opens a recogniser of engine `vt` (NULL: pocketsphinx) with its model in `model_dir` (NULL:
+/* Opens a recogniser of engine `vt` (NULL: the default engine) with its model in `model_dir` (NULL:
  * $STEPD_SPEECH_MODEL_DIR, else the engine's default). Caller closes. */
 int stepd_speech_recognizer_open(const stepd_speech_recognizer_vtable *vt, const char *model_dir,
                                  stepd_speech_recognizer **out, char **err);
@@ -153,7 +153,7 @@ int stepd_speech_stream_finish(stepd_speech_stream *s, stepd_speech_transcript *
 void stepd_speech_stream_abort(stepd_speech_stream *s); /* NULL ok */
 
 /* Decodes and transcribes a file / an in-memory file / a streamed file. `rec` NULL uses this
- * thread's pocketsphinx decoder. Silence or noise is success with no_speech = 1. */
+ * thread's recogniser of the default engine. Silence or noise is success with no_speech = 1. */
 int stepd_speech_transcribe_file(stepd_speech_recognizer *rec, const char *path,
                                  stepd_speech_transcript *out, char **err);
 int stepd_speech_transcribe_mem(stepd_speech_recognizer *rec, const void *data, size_t len,
