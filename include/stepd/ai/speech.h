@@ -10,8 +10,8 @@
  * and resampled to 16 kHz mono, cut at silences by an energy/voicing detector and decoded
  * segment by segment by a recogniser behind a vtable (Moonshine when its model is installed,
  * else pocketsphinx; $STEPD_SPEECH_ENGINE picks). Memory stays bounded whatever the length
- * of the input. Each thread that transcribes gets its own decoder, created on first use and reused (freed at thread exit or by
- * stepd_speech_thread_cleanup()).
+ * of the input. Each thread that transcribes gets its own decoder, created on first use and
+ * reused (freed at thread exit or by stepd_speech_thread_cleanup()).
  *
  * Errors: functions return 0 or a negative STEP_E* code (<stepd/step.h>); when `err` is not
  * NULL, *err receives a message the user can act on (caller frees) or NULL on success.
