@@ -26,7 +26,10 @@ function flush() {
   protoWrite(s);
 }
 function send(msg) {
-  outq.push(safeStringify(msg));
+  sendLine(safeStringify(msg));
+}
+function sendLine(line) {
+  outq.push(line);
   if (!flushing) {
     flushing = true;
     setImmediate(flush);
@@ -155,9 +158,19 @@ function makeContext(msg, st) {
     send({ t: 'call', id, call: c, op, args });
   });
   // writes need no answer: the core applies them in order, before any later read of the
-  // invocation, and fails the invocation if one fails
+  // invocation, and fails the invocation if one fails; what the core would refuse at once is
+  // refused here, so the handler can still catch it
   const post = (op, args, value) => {
-    send({ t: 'call', id, op, args });
+    if (op !== 'emit' && (typeof args.group !== 'string' || !args.group ||
+        ('key' in args && (typeof args.key !== 'string' || !args.key))))
+      return Promise.reject(new Error(`${op} failed: invalid argument`));
+    let text;
+    try {
+      text = JSON.stringify(args, (k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    } catch (e) {
+      return Promise.reject(new Error(`${op} failed: the value is not JSON-serialisable: ${e.message}`));
+    }
+    sendLine(`{"t":"call","id":${id},"op":${JSON.stringify(op)},"args":${text}}`);
     return Promise.resolve(value);
   };
   const log = (level) => (m, fields) => send({ t: 'log', id, level,

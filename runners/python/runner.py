@@ -59,12 +59,16 @@ _encode = json.JSONEncoder(separators=(",", ":"), default=_default).encode
 
 
 def send(msg):
-    global _flush_scheduled
     try:
         line = _encode(msg)
     except (TypeError, ValueError) as e:
         line = json.dumps({"t": "result", "id": msg.get("id", 0), "ok": False,
                            "error": {"message": "value is not JSON-serialisable: %s" % e}})
+    _send_line(line)
+
+
+def _send_line(line):
+    global _flush_scheduled
     _outq.append(line)
     if not _flush_scheduled:
         _flush_scheduled = True
@@ -155,9 +159,19 @@ def _load(files):
 
 def _post(inv_id, op, args, value=None):
     """A write that needs no answer: the core applies it in order, before any later read of
-    the invocation, and fails the invocation if it fails."""
-    send({"t": "call", "id": inv_id, "op": op, "args": args})
+    the invocation, and fails the invocation if it fails. What the core would refuse at once
+    is refused here, so the handler can still catch it."""
     fut = _loop.create_future()
+    if op != "emit" and (not isinstance(args.get("group"), str) or not args["group"] or
+                         ("key" in args and (not isinstance(args["key"], str) or not args["key"]))):
+        fut.set_exception(ValueError("%s failed: invalid argument" % op))
+        return fut
+    try:
+        text = _encode(args)
+    except (TypeError, ValueError) as e:
+        fut.set_exception(ValueError("%s failed: the value is not JSON-serialisable: %s" % (op, e)))
+        return fut
+    _send_line('{"t":"call","id":%d,"op":"%s","args":%s}' % (inv_id, op, text))
     fut.set_result(value)
     return fut
 

@@ -96,4 +96,48 @@ PY
 else
     echo "pydantic is not installed for python3: pydantic check not run"
 fi
+# writes do not wait for the core, yet what the core would refuse is still an error the
+# handler can catch, and a write followed by a read in the same handler sees the write
+wd="$TMP/writes"
+mkdir -p "$wd/steps"
+cat >"$wd/steps/w.step.js" <<'JS'
+exports.config = { type: 'api', name: 'JsWrites', path: '/js/w', method: 'POST', emits: [] };
+exports.handler = async (req, { state }) => {
+  const out = {};
+  try { await state.set('', 'k', 1); out.badGroup = 'allowed'; } catch (e) { out.badGroup = e.message; }
+  const cyc = {}; cyc.self = cyc;
+  try { await state.set('w', 'k', cyc); out.cycle = 'allowed'; } catch (e) { out.cycle = e.message.split(':')[0]; }
+  for (let i = 0; i < 50; i++) state.set('w', 'n', { i }); // not awaited: still in order
+  out.read = await state.get('w', 'n');
+  return { status: 200, body: out };
+};
+JS
+cat >"$wd/steps/w_step.py" <<'PY'
+config = {"type": "api", "name": "PyWrites", "path": "/py/w", "method": "POST", "emits": []}
+
+
+async def handler(req, context):
+    out = {}
+    try:
+        await context.state.set("", "k", 1)
+        out["badGroup"] = "allowed"
+    except Exception as e:
+        out["badGroup"] = str(e)
+    cyc = {}
+    cyc["self"] = cyc
+    try:
+        await context.state.set("w", "k", cyc)
+        out["cycle"] = "allowed"
+    except Exception as e:
+        out["cycle"] = str(e).split(":")[0]
+    for i in range(50):
+        context.state.set("w", "n", {"i": i})
+    out["read"] = await context.state.get("w", "n")
+    return {"status": 200, "body": out}
+PY
+start_server "$wd" start
+for lang in js py; do
+    expect "$(http POST "/$lang/w" '{}')" '200 {"badGroup":"state.set failed: invalid argument","cycle":"state.set failed","read":{"i":49}}' "$lang writes"
+done
+stop_server TERM
 echo "context ok"
