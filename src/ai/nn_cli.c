@@ -1,6 +1,6 @@
 /*
  * nn_cli.c — `stepd nn ...`: tools for whoever adds a model to the neural engine (src/nn).
- *   stepd nn info MODEL.onnx   inputs and outputs (types, shapes with symbolic dims), op
+ *   stepd nn info MODEL.onnx   inputs and outputs (types, shapes inferred at load), op
  *                              types with counts and whether the engine has a kernel for
  *                              each, node and parameter counts, as JSON.
  */
@@ -17,11 +17,13 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: stepd nn info MODEL.onnx\n"
+    fprintf(f, "usage: stepd nn info MODEL.onnx [--shapes]\n"
                "       stepd nn moonshine AUDIO [--model-dir DIR] [--threads N]\n"
                "       stepd nn transcribe AUDIO... [--model-dir DIR]\n"
-               "  info: the model's inputs, outputs, op types (with counts and engine support),\n"
-               "        node and parameter counts as JSON.\n"
+               "  info: the model's inputs, outputs (shapes inferred at load: numbers, symbols\n"
+               "        such as \"batch_size\" or \"past+1\", null when unknown), op types (with\n"
+               "        counts and engine support), node and parameter counts as JSON;\n"
+               "        --shapes adds \"values\": the inferred type and shape of every value.\n"
                "  moonshine: runs the Moonshine model on an audio file: {text, tokens, seconds,\n"
                "        encodeMs, decodeMs, realTimeFactor}. Model: build-data/nn/moonshine-tiny\n"
                "        or $STEPD_NN_MODEL_DIR (install: packages/nn.data.sh).\n"
@@ -128,18 +130,30 @@ static int cmd_moonshine(int argc, char **argv) {
     return rc < 0 ? 1 : 0;
 }
 
-static json_t *value_json(const nn_value *v) {
+/* A value's shape as inferred at load (symbols as strings, unknown dims as null), or as
+ * declared when inference did not run. */
+static json_t *value_json(const nn_model *m, int id) {
+    const nn_value *v = &m->vals[id];
+    const nn_shape *s = m->shapes ? &m->shapes[id] : NULL;
+    nn_dtype t = s && s->dtype ? s->dtype : v->dtype;
+    int ndim = s ? s->ndim : v->ndim;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(v->name));
-    json_object_set_new(o, "type", json_string(v->dtype ? nn_dtype_name(v->dtype) : "unknown"));
-    if (v->ndim >= 0) {
+    json_object_set_new(o, "type", json_string(t ? nn_dtype_name(t) : "unknown"));
+    if (ndim >= 0) {
         json_t *shape = json_array();
-        for (int d = 0; d < v->ndim; d++)
-            json_array_append_new(shape, v->dim_names[d]   ? json_string(v->dim_names[d])
-                                         : v->dims[d] >= 0 ? json_integer(v->dims[d])
-                                                           : json_null());
+        for (int d = 0; d < ndim; d++) {
+            const char *sym = s ? s->sym[d] : v->dim_names[d];
+            int64_t n = s ? s->dims[d] : v->dims[d];
+            json_array_append_new(shape, n >= 0 ? json_integer(n)
+                                         : sym  ? json_string(sym)
+                                                : json_null());
+        }
         json_object_set_new(o, "shape", shape);
-    }
+    } else
+        json_object_set_new(o, "shape", json_null());
+    if (v->is_const)
+        json_object_set_new(o, "constant", json_true());
     return o;
 }
 
@@ -160,7 +174,7 @@ static void add_op(void *arg, const char *op, int count) {
     a->nodes += count;
 }
 
-static int cmd_info(const char *path) {
+static int cmd_info(const char *path, int all_shapes) {
     nn_model *m = NULL;
     char *err = NULL;
     if (nn_onnx_load_file(path, NN_LOAD_ANY_OPS, &m, &err) < 0) {
@@ -177,9 +191,9 @@ static int cmd_info(const char *path) {
         json_object_set_new(o, "producer", json_string(m->producer));
     json_t *ins = json_array(), *outs = json_array();
     for (int i = 0; i < m->main.nin; i++)
-        json_array_append_new(ins, value_json(&m->vals[m->main.inputs[i]]));
+        json_array_append_new(ins, value_json(m, m->main.inputs[i]));
     for (int i = 0; i < m->main.nout; i++)
-        json_array_append_new(outs, value_json(&m->vals[m->main.outputs[i]]));
+        json_array_append_new(outs, value_json(m, m->main.outputs[i]));
     json_object_set_new(o, "inputs", ins);
     json_object_set_new(o, "outputs", outs);
     ops_acc a = {json_object(), json_array(), 0};
@@ -188,6 +202,12 @@ static int cmd_info(const char *path) {
     json_object_set_new(o, "unsupported_ops", a.missing);
     json_object_set_new(o, "nodes", json_integer(a.nodes));
     json_object_set_new(o, "parameters", json_integer(m->nparams));
+    if (all_shapes) {
+        json_t *vals = json_array();
+        for (int i = 0; i < m->nvals; i++)
+            json_array_append_new(vals, value_json(m, i));
+        json_object_set_new(o, "values", vals);
+    }
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(s ? s : "{}");
     free(s);
@@ -251,11 +271,23 @@ int ai_cli_nn(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        if (argc != 3) {
+        const char *file = NULL;
+        int all = 0;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--shapes"))
+                all = 1;
+            else if (argv[i][0] != '-' && !file)
+                file = argv[i];
+            else {
+                usage(stderr);
+                return 2;
+            }
+        }
+        if (!file) {
             usage(stderr);
             return 2;
         }
-        return cmd_info(argv[2]);
+        return cmd_info(file, all);
     }
     if (!strcmp(argv[1], "moonshine"))
         return cmd_moonshine(argc, argv);

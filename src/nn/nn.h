@@ -119,9 +119,22 @@ typedef struct nn_graph {
     int *last_use_off;        /* nnodes+1 offsets into last_use */
 } nn_graph;
 
+/* A value's type and shape as inferred at load (nn_model_infer): every dimension is a known
+ * size, a symbol (a named dynamic dimension of the graph inputs, e.g. "batch_size", or a simple
+ * expression of them, e.g. "past_len+1", "(num_samples-127)/64+1") or unknown. */
+typedef struct nn_shape {
+    nn_dtype dtype;             /* NN_UNDEF: unknown */
+    int ndim;                   /* -1: unknown rank */
+    int64_t dims[NN_MAXDIM];    /* >= 0 known; -1 symbolic (sym[d]) or unknown (sym[d] NULL) */
+    const char *sym[NN_MAXDIM]; /* interned in the model (valid until nn_model_free) */
+} nn_shape;
+
 typedef struct nn_model {
     nn_value *vals;
     int nvals;
+    nn_shape *shapes; /* per value, inferred at load; NULL before nn_model_infer */
+    char **syms;      /* the symbols' texts (owned) */
+    int nsyms;
     nn_graph main;
     int64_t ir_version, opset;
     char *producer;
@@ -141,6 +154,16 @@ int nn_model_find(const nn_model *m, const char *name); /* value id or -1 */
  * once, its outputs become constants, and constants no remaining node reads are freed
  * (e.g. quantised weights dequantised and transposed once instead of every run). */
 int nn_model_fold(nn_model *m, char **err);
+/* Static shape inference (run by nn_model_fold, before the fusions): fills m->shapes from
+ * the graph inputs' declared shapes, the initializers and each op's shape rule, carrying the
+ * values of small integer tensors (Shape, Gather, Concat, Unsqueeze, Slice, arithmetic) so
+ * that Reshape / Expand / ConstantOfShape / Range targets are known too. Fails with
+ * STEP_EINVAL naming the node and the shapes when the model is inconsistent (MatMul inner
+ * dims, broadcasting, Concat ranks/dims, a node's input count, a declared shape that
+ * contradicts the inferred one). */
+int nn_model_infer(nn_model *m, char **err);
+/* Shape as text, symbols included: "[batch_size, 8, past+1, 36]", "?" unknown. */
+const char *nn_shape_text(const nn_shape *s, char *buf, size_t size);
 /* Counts of op types used (including subgraphs); fn is called once per distinct op. */
 void nn_model_ops(const nn_model *m, void (*fn)(void *arg, const char *op, int count), void *arg);
 

@@ -303,5 +303,6 @@ int nn_model_fold(nn_model *m, char **err) {
             m->vals[i].init.cap = 0;
         }
     free(used);
-    return nn_model_fuse(m, err);
+    int rc2 = nn_model_infer(m, err);
+    return rc2 < 0 ? rc2 : nn_model_fuse(m, err);
 }

@@ -803,6 +803,10 @@ void nn_model_free(nn_model *m) {
         nn_tensor_free(&m->vals[i].init);
     }
     free(m->vals);
+    free(m->shapes);
+    for (int i = 0; i < m->nsyms; i++)
+        free(m->syms[i]);
+    free(m->syms);
     free(m->producer);
     free(m->priv);
     free(m);
