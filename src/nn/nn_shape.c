@@ -91,6 +91,17 @@ static int compound(const char *s) {
     return strpbrk(s, "+-*/") != NULL;
 }
 
+/* an addition or subtraction outside parentheses (needs parentheses as a factor) */
+static int top_level_sum(const char *s) {
+    int depth = 0;
+    for (const char *p = s; *p; p++) {
+        depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+        if (!depth && p > s && (*p == '+' || *p == '-'))
+            return 1;
+    }
+    return 0;
+}
+
 /* Splits "X+k" / "X-k" (a trailing constant addend is always top-level) into X and k. */
 static int split_addend(const char *s, size_t *xlen, int64_t *k) {
     size_t n = strlen(s), i = n;
@@ -174,7 +185,7 @@ static sdim sd_muldiv(infer *I, sdim a, sdim b, char op) {
         snprintf(y, sizeof y, "%lld", (long long)b.v);
         bs = y;
     }
-    int pa = a.s && strpbrk(as, "+-"), pb = b.s && compound(bs);
+    int pa = a.s && top_level_sum(as), pb = b.s && (op == '/' ? compound(bs) : top_level_sum(bs));
     return (sdim){UNK, intern(I, "%s%s%s%c%s%s%s", pa ? "(" : "", as, pa ? ")" : "", op,
                               pb ? "(" : "", bs, pb ? ")" : "")};
 }

@@ -177,6 +177,173 @@ int nn_ref_op_model(nn_buf *out, const char *op, const nn_attr *attrs, int nattr
     return 0;
 }
 
+static nn_dtype type_named(const char *s) {
+    static const struct {
+        const char *n;
+        nn_dtype t;
+    } T[] = {{"float32", NN_F32}, {"int64", NN_I64}, {"int32", NN_I32},
+             {"uint8", NN_U8},    {"int8", NN_I8},   {"bool", NN_BOOL}};
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+        if (!strcmp(T[i].n, s))
+            return T[i].t;
+    return NN_UNDEF;
+}
+
+/* "batch,7,?" -> a TensorShapeProto in sh; dims into d (-1 symbolic) */
+static int shape_proto(nn_buf *sh, const char *spec, int64_t *d, int *nd) {
+    *nd = 0;
+    if (!strcmp(spec, "-"))
+        return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (*nd >= NN_MAXDIM)
+            return -1;
+        nn_buf dm = {0};
+        if (*t >= '0' && *t <= '9') {
+            d[*nd] = strtoll(t, NULL, 10);
+            fint(&dm, 1, (uint64_t)d[*nd]);
+        } else {
+            d[*nd] = -1;
+            if (strcmp(t, "?"))
+                fstr(&dm, 2, t);
+        }
+        (*nd)++;
+        fmsg(sh, 1, &dm);
+    }
+    return 0;
+}
+
+int nn_ref_graph_model(nn_buf *out, const char *spec) {
+    nn_buf g = {0}, nodes = {0}, inits = {0}, ins = {0}, outs = {0};
+    char *text = strdup(spec);
+    int nnode = 0, rc = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !rc;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *w[64];
+        int nw = 0;
+        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && nw < 64; t = strtok_r(NULL, " ", &s2))
+            w[nw++] = t;
+        if (!nw)
+            continue;
+        if ((!strcmp(w[0], "in") || !strcmp(w[0], "init")) && nw >= 4) {
+            nn_dtype t = type_named(w[2]);
+            int64_t d[NN_MAXDIM];
+            int nd;
+            nn_buf sh = {0};
+            if (!t || shape_proto(&sh, w[3], d, &nd) < 0) {
+                nn_buf_free(&sh);
+                rc = -1;
+                break;
+            }
+            if (!strcmp(w[0], "in")) {
+                nn_buf vi = {0}, tp = {0}, tt = {0};
+                fstr(&vi, 1, w[1]);
+                fint(&tt, 1, (uint64_t)t);
+                fmsg(&tt, 2, &sh);
+                fmsg(&tp, 1, &tt);
+                fmsg(&vi, 2, &tp);
+                fmsg(&ins, 11, &vi);
+                continue;
+            }
+            nn_buf_free(&sh);
+            nn_tensor x = {0};
+            if (nn_tensor_alloc(&x, t, nd, d) < 0) {
+                rc = -1;
+                break;
+            }
+            int64_t n = nn_tensor_numel(&x);
+            memset(x.data, 0, (size_t)n * nn_dtype_size(t));
+            for (int i = 0; i < n && nw > 5 + i; i++) {
+                long long v = strtoll(w[5 + i], NULL, 10);
+                if (t == NN_F32)
+                    ((float *)x.data)[i] = strtof(w[5 + i], NULL);
+                else if (t == NN_I64)
+                    ((int64_t *)x.data)[i] = v;
+                else if (t == NN_I32)
+                    ((int32_t *)x.data)[i] = (int32_t)v;
+                else
+                    ((uint8_t *)x.data)[i] = (uint8_t)v;
+            }
+            nn_buf tb = {0};
+            tensor_proto(&tb, &x, w[1]);
+            fmsg(&inits, 5, &tb);
+            nn_tensor_free(&x);
+        } else if (!strcmp(w[0], "node") && nw >= 4) {
+            nn_buf nb = {0};
+            int k = 2;
+            for (; k < nw && strcmp(w[k], "->"); k++) {
+                char buf[256];
+                snprintf(buf, sizeof buf, "%s", w[k]);
+                for (char *s3 = NULL, *t = strtok_r(buf, ",", &s3); t; t = strtok_r(NULL, ",", &s3))
+                    fstr(&nb, 1, strcmp(t, "_") ? t : "");
+            }
+            if (k + 1 >= nw) {
+                nn_buf_free(&nb);
+                rc = -1;
+                break;
+            }
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", w[k + 1]);
+            for (char *s3 = NULL, *t = strtok_r(buf, ",", &s3); t; t = strtok_r(NULL, ",", &s3))
+                fstr(&nb, 2, t);
+            snprintf(buf, sizeof buf, "n%d", nnode++);
+            fstr(&nb, 3, buf);
+            fstr(&nb, 4, w[1]);
+            for (int a = k + 2; a < nw; a++) {
+                char *eq = strchr(w[a], '=');
+                if (!eq) {
+                    rc = -1;
+                    break;
+                }
+                *eq = 0;
+                nn_attr at = {.name = w[a]};
+                int64_t ints[NN_MAXDIM * 2];
+                if (!strncmp(eq + 1, "s:", 2)) {
+                    at.type = NN_ATTR_STRING;
+                    at.s = eq + 3;
+                } else if (strchr(eq + 1, ',')) {
+                    at.type = NN_ATTR_INTS;
+                    at.ints = ints;
+                    for (char *s3 = NULL, *t = strtok_r(eq + 1, ",", &s3); t && at.n < 16;
+                         t = strtok_r(NULL, ",", &s3))
+                        ints[at.n++] = strtoll(t, NULL, 10);
+                } else {
+                    at.type = NN_ATTR_INT;
+                    at.i = strtoll(eq + 1, NULL, 10);
+                }
+                nn_buf ab = {0};
+                attr_proto(&ab, &at);
+                fmsg(&nb, 5, &ab);
+            }
+            fmsg(&nodes, 1, &nb);
+        } else if (!strcmp(w[0], "out") && nw >= 2) {
+            nn_dtype t = nw > 2 ? type_named(w[2]) : NN_F32;
+            value_info(&outs, 12, w[1], t ? t : NN_F32, NULL);
+        } else
+            rc = -1;
+    }
+    free(text);
+    put(&g, nodes.p, nodes.n);
+    fstr(&g, 2, "g");
+    put(&g, inits.p, inits.n);
+    put(&g, ins.p, ins.n);
+    put(&g, outs.p, outs.n);
+    nn_buf_free(&nodes);
+    nn_buf_free(&inits);
+    nn_buf_free(&ins);
+    nn_buf_free(&outs);
+    memset(out, 0, sizeof *out);
+    fint(out, 1, 8);
+    fstr(out, 2, "stepd-tests");
+    fmsg(out, 7, &g);
+    nn_buf os = {0};
+    fstr(&os, 1, "");
+    fint(&os, 2, 14);
+    fmsg(out, 8, &os);
+    return rc;
+}
+
 int nn_ref_write_file(const char *path, const nn_buf *b) {
     FILE *f = fopen(path, "wb");
     if (!f)

@@ -23,6 +23,15 @@ void nn_buf_free(nn_buf *b);
 int nn_ref_op_model(nn_buf *out, const char *op, const nn_attr *attrs, int nattr,
                     const nn_tensor *const *ins, const int *init, int nin,
                     const nn_dtype *out_types, int nout);
+/* Serialises a model described one line per item (for hand-built graphs in tests):
+ *   in NAME TYPE DIMS          graph input; DIMS "batch,7,?" (name = symbolic, ? = unnamed),
+ *                              "-" for a scalar
+ *   init NAME TYPE DIMS [= V...]  initializer (values, else zeros)
+ *   node OP IN,IN -> OUT,OUT [ATTR=V ...]  V: an int, ints "0,2,1", or "s:TEXT"
+ *   out NAME [TYPE]             graph output (type float32 unless given)
+ * TYPE: float32 int64 int32 uint8 int8 bool. Nodes are named n0, n1, ... in order.
+ * Returns 0, or -1 on a line it cannot read. */
+int nn_ref_graph_model(nn_buf *out, const char *spec);
 int nn_ref_write_file(const char *path, const nn_buf *b);
 
 /* NULL when node and onnxruntime-node are usable, else the reason (static string). */
