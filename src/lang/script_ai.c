@@ -6,7 +6,8 @@
  * step's state for caching and memory, and `metrics.ai` events when the step declares them.
  *
  * Beyond the C request, "streamTo": {"stream": S, "id": I} publishes each token to the named
- * stream (S, I) as it arrives (followers get "token" events; the caller publishes "end").
+ * stream (S, I) as it arrives ("token" events), then an "end" event with {"content"} or
+ * {"error"}, so clients following (S, I) see the reply being written (step_respond_follow).
  *
  * The AI library is loaded on first use (lang/ailib.c); its functions are looked up by name so
  * the runtime binary keeps no link-time dependency on it.
@@ -137,6 +138,14 @@ int script_ai_chat(step_ctx *ctx, json_t *args, json_t **result, char **err) {
             *err = strdup(res.error);
         else
             *result = api.to_json(&res);
+        if (to) {
+            json_t *end = rc ? json_pack("{s:s}", "error", res.error ? res.error : "failed")
+                             : json_pack("{s:s}", "content", res.content ? res.content : "");
+            char *text = end ? json_dumps(end, JSON_COMPACT) : NULL;
+            step_stream_publish(ctx, sink.stream, sink.id, "end", text ? text : "{}");
+            free(text);
+            json_decref(end);
+        }
         api.result_free(&res);
         if (!rc && !*result)
             rc = STEP_ENOMEM;
