@@ -532,7 +532,7 @@ static int parse_node(loader *L, const uint8_t *data, size_t len, nn_node *n, in
                            "node '%s': op domain '%.*s' is not supported", n->name ? n->name : "?",
                            (int)f.len, (const char *)f.data);
     }
-    if (pb.bad || !n->op)
+    if (pb.bad || !n->op || !*n->op) /* an empty op type looped in note_unsupported (fuzz_nn) */
         return nn_fail(L->err, STEP_EPARSE, "malformed node '%s'", n->name ? n->name : "?");
     if (!n->name)
         n->name = strdup("");

@@ -437,7 +437,7 @@ static void rule_elementwise_content(infer *I, const nn_node *n, content *oc) {
     char op = n->op[0]; /* Add Sub Mul Div */
     for (int i = 0; i < len; i++) {
         sdim x = a->e[a->n == 1 ? 0 : i], y = b->e[b->n == 1 ? 0 : i];
-        oc->e[i] = op == 'A' ? sd_add(I, x, y, 0)
+        oc->e[i] = op == 'A'   ? sd_add(I, x, y, 0)
                    : op == 'S' ? sd_add(I, x, y, 1)
                    : op == 'M' ? sd_muldiv(I, x, y, '*')
                                : sd_muldiv(I, x, y, '/');
@@ -450,9 +450,9 @@ static int rule_reshape(infer *I, const nn_node *n, nn_shape *o) {
     const nn_shape *x = S(I, n, 0);
     const content *c = cont(I, n->in[1]);
     const nn_shape *ts = S(I, n, 1);
-    shape_unknown(o, x->dtype, ts->ndim == 1 && ts->dims[0] >= 0 && ts->dims[0] <= NN_MAXDIM
-                                   ? (int)ts->dims[0]
-                                   : -1);
+    shape_unknown(o, x->dtype,
+                  ts->ndim == 1 && ts->dims[0] >= 0 && ts->dims[0] <= NN_MAXDIM ? (int)ts->dims[0]
+                                                                                : -1);
     if (!c)
         return 0;
     o->ndim = c->n;
@@ -767,10 +767,11 @@ static int rule(infer *I, nn_node *n, nn_shape *o, content *oc) {
         const content *c = cont(I, n->in[1]);
         const nn_shape *ts = S(I, n, 1);
         nn_shape t;
-        shape_unknown(&t, x->dtype, c ? c->n : ts->ndim == 1 && ts->dims[0] >= 0 &&
-                                                       ts->dims[0] <= NN_MAXDIM
-                                                   ? (int)ts->dims[0]
-                                                   : -1);
+        shape_unknown(&t, x->dtype,
+                      c ? c->n
+                      : ts->ndim == 1 && ts->dims[0] >= 0 && ts->dims[0] <= NN_MAXDIM
+                          ? (int)ts->dims[0]
+                          : -1);
         for (int d = 0; c && d < c->n; d++)
             set_dim(&t, d, c->e[d]);
         *o = *x;
@@ -782,9 +783,9 @@ static int rule(infer *I, nn_node *n, nn_shape *o, content *oc) {
     if (!strcmp(op, "ConstantOfShape")) {
         const nn_attr *v = attr(n, "value");
         shape_unknown(o, v && v->t.dtype ? v->t.dtype : NN_F32,
-                      xc ? xc->n : x->ndim == 1 && x->dims[0] >= 0 && x->dims[0] <= NN_MAXDIM
-                                       ? (int)x->dims[0]
-                                       : -1);
+                      xc                                                           ? xc->n
+                      : x->ndim == 1 && x->dims[0] >= 0 && x->dims[0] <= NN_MAXDIM ? (int)x->dims[0]
+                                                                                   : -1);
         for (int d = 0; xc && d < xc->n; d++)
             set_dim(o, d, xc->e[d]);
         return 0;
@@ -940,8 +941,8 @@ static int infer_graph(infer *I, nn_graph *g) {
             if ((rc = rule_if(I, n)) < 0)
                 return rc;
             for (int j = 0; j < n->nout; j++)
-                if (n->out[j] >= 0 && (rc = merge_declared(I, n, n->out[j],
-                                                           &m->shapes[n->out[j]])) < 0)
+                if (n->out[j] >= 0 &&
+                    (rc = merge_declared(I, n, n->out[j], &m->shapes[n->out[j]])) < 0)
                     return rc;
             continue;
         }

@@ -222,7 +222,8 @@ int nn_ref_graph_model(nn_buf *out, const char *spec) {
          line = strtok_r(NULL, "\n", &save)) {
         char *w[64];
         int nw = 0;
-        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && nw < 64; t = strtok_r(NULL, " ", &s2))
+        for (char *s2 = NULL, *t = strtok_r(line, " ", &s2); t && nw < 64;
+             t = strtok_r(NULL, " ", &s2))
             w[nw++] = t;
         if (!nw)
             continue;
@@ -319,7 +320,16 @@ int nn_ref_graph_model(nn_buf *out, const char *spec) {
             fmsg(&nodes, 1, &nb);
         } else if (!strcmp(w[0], "out") && nw >= 2) {
             nn_dtype t = nw > 2 ? type_named(w[2]) : NN_F32;
-            value_info(&outs, 12, w[1], t ? t : NN_F32, NULL);
+            nn_tensor shape = {0};
+            int nd = 0;
+            if (nw > 3) { /* declared dims (known sizes only) */
+                nn_buf sh = {0};
+                if (shape_proto(&sh, w[3], shape.dims, &nd) < 0)
+                    rc = -1;
+                nn_buf_free(&sh);
+                shape.ndim = nd;
+            }
+            value_info(&outs, 12, w[1], t ? t : NN_F32, nw > 3 ? &shape : NULL);
         } else
             rc = -1;
     }

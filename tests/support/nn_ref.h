@@ -28,7 +28,8 @@ int nn_ref_op_model(nn_buf *out, const char *op, const nn_attr *attrs, int nattr
  *                              "-" for a scalar
  *   init NAME TYPE DIMS [= V...]  initializer (values, else zeros)
  *   node OP IN,IN -> OUT,OUT [ATTR=V ...]  V: an int, ints "0,2,1", or "s:TEXT"
- *   out NAME [TYPE]             graph output (type float32 unless given)
+ *   out NAME [TYPE [DIMS]]      graph output (type float32 unless given; DIMS declared,
+ *                              known sizes only)
  * TYPE: float32 int64 int32 uint8 int8 bool. Nodes are named n0, n1, ... in order.
  * Returns 0, or -1 on a line it cannot read. */
 int nn_ref_graph_model(nn_buf *out, const char *spec);

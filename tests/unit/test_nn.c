@@ -233,6 +233,13 @@ static void test_bad_models_fail_cleanly(void **state) {
     nn_session_free(s);
     nn_model_free(m);
     nn_buf_free(&b);
+    /* an empty op type (found by fuzz_nn: listing it as unsupported never ended) */
+    nn_ref_op_model(&b, "", NULL, 0, ins, NULL, 1, ot, 1);
+    err = NULL;
+    assert_int_equal(nn_onnx_load(b.p, b.n, 0, &m, &err), STEP_EPARSE);
+    assert_non_null(strstr(err, "malformed node"));
+    free(err);
+    nn_buf_free(&b);
     /* garbage */
     err = NULL;
     assert_int_not_equal(nn_onnx_load("\xff\xff\xff", 3, 0, &m, &err), 0);

@@ -86,8 +86,7 @@ static void test_shapes_of_small_graphs(void **state) {
     expect(heads, "z", "[batch, 8, seq, 36]");
     /* Reshape with 0 and -1: the element count leaves seq*288 */
     expect(X "init t int64 2 = 0 -1\nnode Reshape x,t -> y\nout y\n", "y", "[batch, seq*288]");
-    expect(X "init t int64 3 = 0 0 -1\nnode Reshape x,t -> y\nout y\n", "y",
-           "[batch, seq, 288]");
+    expect(X "init t int64 3 = 0 0 -1\nnode Reshape x,t -> y\nout y\n", "y", "[batch, seq, 288]");
     expect("in x float32 2,3,4\ninit t int64 2 = -1 6\nnode Reshape x,t -> y\nout y\n", "y",
            "[4, 6]");
     /* the KV cache grows by one along the sequence */
@@ -175,6 +174,9 @@ static void test_inconsistent_models_fail_at_load(void **state) {
                  (const char *[]){"n0", "Reshape", "element counts", "[2, 3]", NULL});
     expect_error("in a float32 2,3\nnode Transpose a -> y perm=0,2\nout y\n",
                  (const char *[]){"n0", "Transpose", "perm", NULL});
+    /* a declared output shape the graph contradicts */
+    expect_error("in a float32 2,3\ninit w float32 3,4\nnode MatMul a,w -> y\nout y float32 2,5\n",
+                 (const char *[]){"n0", "'y'", "declared [2, 5]", "is [2, 4]", NULL});
     /* the error is found deep in a graph: the second MatMul, after a reshape */
     expect_error(X "init w float32 288,64\ninit w2 float32 32,8\nnode MatMul x,w -> y\n"
                    "node MatMul y,w2 -> z\nout z\n",
