@@ -159,8 +159,8 @@ int nn_model_fold(nn_model *m, char **err);
  * values of small integer tensors (Shape, Gather, Concat, Unsqueeze, Slice, arithmetic) so
  * that Reshape / Expand / ConstantOfShape / Range targets are known too. Fails with
  * STEP_EINVAL naming the node and the shapes when the model is inconsistent (MatMul inner
- * dims, broadcasting, Concat ranks/dims, a node's input count, a declared shape that
- * contradicts the inferred one). */
+ * dims, broadcasting, Concat ranks/dims, a node's input count, a graph output declared
+ * with a shape that contradicts the inferred one; an intermediate's value_info is only a hint). */
 int nn_model_infer(nn_model *m, char **err);
 /* Shape as text, symbols included: "[batch_size, 8, past+1, 36]", "?" unknown. */
 const char *nn_shape_text(const nn_shape *s, char *buf, size_t size);

@@ -42,6 +42,7 @@ typedef struct infer {
     content *c; /* per value */
     char **err;
     int oom;
+    unsigned char *is_out; /* per value: a main graph output */
 } infer;
 
 static const sdim UNKNOWN = {UNK, NULL};
@@ -890,7 +891,9 @@ static int merge_declared(infer *I, const nn_node *n, int id, nn_shape *s) {
         }
     }
     return 0;
-conflict:;
+conflict:
+    if (!I->is_out[id]) /* value_info of an intermediate is a hint: the rules win */
+        return 0;
     char a[160], b[160];
     nn_shape dec;
     shape_unknown(&dec, v->dtype, v->ndim);
@@ -991,11 +994,15 @@ static int infer_graph(infer *I, nn_graph *g) {
 int nn_model_infer(nn_model *m, char **err) {
     free(m->shapes);
     m->shapes = calloc((size_t)m->nvals + 1, sizeof *m->shapes);
-    infer I = {m, calloc((size_t)m->nvals + 1, sizeof *I.c), err, 0};
-    if (!m->shapes || !I.c) {
+    infer I = {m, calloc((size_t)m->nvals + 1, sizeof *I.c), err, 0,
+               calloc((size_t)m->nvals + 1, 1)};
+    if (!m->shapes || !I.c || !I.is_out) {
         free(I.c);
+        free(I.is_out);
         return nn_fail(err, STEP_ENOMEM, "out of memory inferring shapes");
     }
+    for (int i = 0; i < m->main.nout; i++)
+        I.is_out[m->main.outputs[i]] = 1;
     /* constants and declared values first; then nodes in order */
     for (int i = 0; i < m->nvals; i++) {
         const nn_value *v = &m->vals[i];
@@ -1019,5 +1026,6 @@ int nn_model_infer(nn_model *m, char **err) {
     int rc = I.oom ? nn_fail(err, STEP_ENOMEM, "out of memory inferring shapes")
                    : infer_graph(&I, &m->main);
     free(I.c);
+    free(I.is_out);
     return rc;
 }
