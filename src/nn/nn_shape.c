@@ -245,6 +245,8 @@ static int bad(infer *I, const nn_node *n, const char *what, const int *vals, in
     size_t o = 0;
     txt[0] = 0;
     for (int i = 0; i < nv && o < sizeof txt; i++) {
+        if (vals[i] < 0) /* an omitted optional input */
+            continue;
         char b[160];
         const nn_value *v = &I->m->vals[vals[i]];
         o += (size_t)snprintf(txt + o, sizeof txt - o, "%s'%s' %s", i ? ", " : "", v->name,
@@ -542,7 +544,7 @@ static void rule_slice(infer *I, const nn_node *n, nn_shape *o, content *oc) {
     const content *xc = cont(I, n->in[0]);
     for (int i = 0; i < ns; i++) {
         int a = nn_norm_axis(ax[i], x->ndim);
-        if (a < 0 || !sp[i])
+        if (a < 0 || !sp[i] || sp[i] == INT64_MIN)
             return;
         sdim L = dim_of(x, a), r = UNKNOWN;
         if (is_known(L)) {
@@ -554,11 +556,11 @@ static void rule_slice(infer *I, const nn_node *n, nn_shape *o, content *oc) {
             if (p > 0) {
                 s = s > len ? len : s;
                 e = e > len ? len : (e < 0 ? 0 : e);
-                r = known(e > s ? (e - s + p - 1) / p : 0);
+                r = known(e > s ? (e - s - 1) / p + 1 : 0);
             } else {
                 s = s > len - 1 ? len - 1 : s;
                 e = e > len - 1 ? len - 1 : e;
-                r = known(s > e ? (s - e + (-p) - 1) / (-p) : 0);
+                r = known(s > e ? (s - e - 1) / (-p) + 1 : 0);
             }
             if (xc && a == 0 && x->ndim == 1 && sp[i] > 0 && r.v >= 0) {
                 oc->n = (int)r.v;
@@ -797,7 +799,7 @@ static int rule(infer *I, nn_node *n, nn_shape *o, content *oc) {
         if (!a || !b || !c || a->n != 1 || b->n != 1 || c->n != 1)
             return 0;
         sdim s = a->e[0], l = b->e[0], d = c->e[0];
-        if (is_known(s) && is_known(l) && is_known(d) && d.v) {
+        if (is_known(s) && is_known(l) && is_known(d) && d.v && d.v != -1) {
             int64_t span;
             if (__builtin_sub_overflow(l.v, s.v, &span))
                 return 0;

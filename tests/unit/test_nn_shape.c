@@ -107,6 +107,12 @@ static void test_shapes_of_small_graphs(void **state) {
            "out y\n",
            "y", "[1, 8, 16]");
     /* Slice, Range, ConstantOfShape, Expand from computed shapes */
+    expect("in x float32 10\ninit st int64 1 = 9\ninit en int64 1 = 0\ninit sp int64 1 = -4\n"
+           "init ax int64 1 = 0\nnode Slice x,st,en,ax,sp -> y\nout y\n",
+           "y", "[3]"); /* 9, 5, 1 */
+    expect("in x float32 10\ninit st int64 1 = 1\ninit en int64 1 = 100\ninit sp int64 1 = "
+           "9223372036854775807\ninit ax int64 1 = 0\nnode Slice x,st,en,ax,sp -> y\nout y\n",
+           "y", "[1]");
     expect(X "init st int64 1 = 0\ninit en int64 1 = 144\ninit ax int64 1 = 2\n"
              "node Slice x,st,en,ax -> y\nout y\n",
            "y", "[batch, seq, 144]");
@@ -174,6 +180,9 @@ static void test_inconsistent_models_fail_at_load(void **state) {
                  (const char *[]){"n0", "Reshape", "element counts", "[2, 3]", NULL});
     expect_error("in a float32 2,3\nnode Transpose a -> y perm=0,2\nout y\n",
                  (const char *[]){"n0", "Transpose", "perm", NULL});
+    /* an omitted input between the others is skipped in the message */
+    expect_error("in a float32 2,3\nin b float32 2,3,4\nnode Concat a,_,b -> y axis=0\nout y\n",
+                 (const char *[]){"ranks", "'a' [2, 3], 'b' [2, 3, 4]", NULL});
     /* a declared output shape the graph contradicts */
     expect_error("in a float32 2,3\ninit w float32 3,4\nnode MatMul a,w -> y\nout y float32 2,5\n",
                  (const char *[]){"n0", "'y'", "declared [2, 5]", "is [2, 4]", NULL});
