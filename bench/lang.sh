@@ -169,7 +169,7 @@ echo "$table"
     echo
     echo "## lang — JS/Python step overhead ($(date -u +%Y-%m-%d), $(machine))"
     echo
-    echo "workers/eventWorkers=${WORKERS:-8}; N=$N events per language queued beforehand, drained by that language's step alone (rate until all are in state); wrk ${DUR}s x ${CONNS:-64} connections; sqlite store; load average $(cut -d' ' -f1 /proc/loadavg) (shared machine)."
+    echo "workers/eventWorkers=${WORKERS:-8}; 2 worker processes per language, default packing (4 in flight per process before the next gets any); writes and emits from workers are fire-and-forget. N=$N events per language queued beforehand, drained by that language's step alone (rate until all are in state); wrk ${DUR}s x ${CONNS:-64} connections; sqlite store; load average $(cut -d' ' -f1 /proc/loadavg) (shared machine)."
     echo "Targets (issue 11): JS events ≥ 10,000/s, Python events ≥ 5,000/s, JS API ≥ 10,000 req/s."
     echo
     echo "$table"
