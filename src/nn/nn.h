@@ -43,9 +43,9 @@ typedef struct nn_tensor {
 /* Buffers of `cap` bytes, 64-byte aligned (big ones mmap'ed); free with the same cap. */
 void *nn_mem_alloc(size_t cap);
 void nn_mem_free(void *p, size_t cap);
-size_t nn_dtype_size(nn_dtype t);      /* 0 for unknown types */
-const char *nn_dtype_name(nn_dtype t); /* "float32", "uint8", ... ("?" for unknown) */
-int64_t nn_numel(int ndim, const int64_t *dims);
+size_t nn_dtype_size(nn_dtype t);                /* 0 for unknown types */
+const char *nn_dtype_name(nn_dtype t);           /* "float32", "uint8", ... ("?" for unknown) */
+int64_t nn_numel(int ndim, const int64_t *dims); /* INT64_MAX when the product overflows */
 static inline int64_t nn_tensor_numel(const nn_tensor *t) {
     return nn_numel(t->ndim, t->dims);
 }

@@ -296,9 +296,11 @@ int nn_model_fold(nn_model *m, char **err) {
             used[st.alias[i]] = 1;
     free(st.alias);
     for (int i = 0; i < m->nvals; i++)
-        if (m->vals[i].is_const && !used[i] && m->vals[i].init.cap) {
-            /* the data goes; type and shape stay (kernels with prepared data read them) */
-            nn_mem_free(m->vals[i].init.data, m->vals[i].init.cap);
+        if (m->vals[i].is_const && !used[i]) {
+            /* the data goes; type and shape stay (kernels with prepared data read them). An
+             * unused borrower forgets its lender's data too: the lender may go as well. */
+            if (m->vals[i].init.cap)
+                nn_mem_free(m->vals[i].init.data, m->vals[i].init.cap);
             m->vals[i].init.data = NULL;
             m->vals[i].init.cap = 0;
         }

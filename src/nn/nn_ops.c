@@ -39,8 +39,10 @@ int64_t nn_get_i(const nn_tensor *t, int64_t i) {
         return ((const uint8_t *)t->data)[i];
     case NN_I8:
         return ((const int8_t *)t->data)[i];
-    case NN_F32:
-        return (int64_t)((const float *)t->data)[i];
+    case NN_F32: { /* saturating (and NaN -> 0): a float out of range is undefined in C */
+        float f = ((const float *)t->data)[i];
+        return f != f ? 0 : f >= 0x1p63f ? INT64_MAX : f <= -0x1p63f ? INT64_MIN : (int64_t)f;
+    }
     default:
         return 0;
     }

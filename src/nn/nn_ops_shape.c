@@ -63,8 +63,8 @@ int k_reshape(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const 
             infer = i;
         } else if (dims[i] < 0)
             return nn_kfail(k, STEP_EINVAL, "negative dim %lld", (long long)dims[i]);
-        else
-            known *= dims[i];
+        else if (__builtin_mul_overflow(known, dims[i], &known))
+            return nn_kfail(k, STEP_EINVAL, "target shape too large");
     }
     int64_t total = nn_tensor_numel(a);
     if (infer >= 0) {
@@ -361,19 +361,25 @@ int k_range(nn_kctx *k, const nn_tensor *const *in, int nin, nn_tensor *const *o
     int64_t n = cnt > 0 ? (int64_t)cnt : 0;
     if (n > ((int64_t)1 << 31))
         return nn_kfail(k, STEP_EINVAL, "range of %lld elements", (long long)n);
+    if (t != NN_F32 && t != NN_I64 && t != NN_I32)
+        return nn_kfail(k, STEP_EUNSUPPORTED, "type %s", nn_dtype_name(t));
+    int64_t si = t == NN_F32 ? 0 : nn_get_i(in[0], 0), di = t == NN_F32 ? 0 : nn_get_i(in[2], 0);
+    int64_t last;
+    if (t != NN_F32 && n > 0 &&
+        (__builtin_mul_overflow(n - 1, di, &last) || __builtin_add_overflow(si, last, &last)))
+        return nn_kfail(k, STEP_EINVAL, "range overflows int64");
     int rc = nn_kout(k, out[0], t, 1, &n);
     if (rc < 0)
         return rc;
-    for (int64_t i = 0; i < n; i++) {
-        if (t == NN_F32)
+    if (t == NN_F32)
+        for (int64_t i = 0; i < n; i++)
             ((float *)out[0]->data)[i] = (float)(s + (double)i * d);
-        else if (t == NN_I64)
-            ((int64_t *)out[0]->data)[i] = nn_get_i(in[0], 0) + i * nn_get_i(in[2], 0);
-        else if (t == NN_I32)
-            ((int32_t *)out[0]->data)[i] = (int32_t)(nn_get_i(in[0], 0) + i * nn_get_i(in[2], 0));
-        else
-            return nn_kfail(k, STEP_EUNSUPPORTED, "type %s", nn_dtype_name(t));
-    }
+    else if (t == NN_I64)
+        for (int64_t i = 0; i < n; i++)
+            ((int64_t *)out[0]->data)[i] = si + i * di;
+    else
+        for (int64_t i = 0; i < n; i++)
+            ((int32_t *)out[0]->data)[i] = (int32_t)(si + i * di);
     return 0;
 }
 

@@ -76,7 +76,8 @@ const char *nn_dtype_name(nn_dtype t) {
 int64_t nn_numel(int ndim, const int64_t *dims) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
-        n *= dims[i];
+        if (__builtin_mul_overflow(n, dims[i], &n))
+            return INT64_MAX; /* saturates: every size limit rejects it */
     return n;
 }
 
