@@ -40,6 +40,7 @@ typedef struct step_def {
     cmodule *mod;
     atomic_int inflight; /* event handlers of this step running now */
     atomic_int dirty;    /* the dispatcher should try to claim for this step */
+    int64_t last_claim_ms; /* dispatcher only: when it last claimed for this step */
 } step_def;
 
 typedef struct topic_subs {

@@ -224,6 +224,13 @@ static void event_job_end(txn *t, int rc) {
     runtime_job_end(rt);
 }
 
+/* Claims are store transactions: while a step has work in flight, the dispatcher waits until a
+ * quarter of its slots are free (or CLAIM_DELAY_MS passed) and claims them together. */
+#define CLAIM_DELAY_MS 20
+static int claim_batch(const step_def *s) {
+    return s->concurrency / 4 > 1 ? s->concurrency / 4 : 1;
+}
+
 static void event_job_run(void *arg) {
     running_event *ev = arg;
     runtime *rt = ev->rt;
@@ -268,9 +275,11 @@ static void event_job_run(void *arg) {
         if (!last)
             log_write(STEP_LOG_ERROR, s->name, m->trace_id,
                       "out of memory ending the event: it will be delivered again", NULL);
-        atomic_fetch_sub(&s->inflight, 1);
+        int left = atomic_fetch_sub(&s->inflight, 1) - 1;
         atomic_store(&s->dirty, 1);
-        dispatcher_kick(rt); /* a slot is free */
+        /* a slot is free: wake the dispatcher when it will claim (see claim_batch) */
+        if (s->concurrency - left >= claim_batch(s) || left == 0)
+            dispatcher_kick(rt);
     }
     /* the timed-out run's attempt was recorded by the dispatcher; still wait for its writes */
     txn_end(&ev->tx, last, event_job_end);
@@ -307,6 +316,7 @@ static void *dispatcher_main(void *arg) {
     pthread_setname_np(pthread_self(), "stepd-dispatch");
     int full = 1;
     while (!atomic_load(&rt->stopping)) {
+        int deferred = 0;
         registry *reg = runtime_registry(rt);
         int64_t now = queue_now_ms();
         for (int i = 0; i < reg->nsteps && !atomic_load(&rt->stopping); i++) {
@@ -315,9 +325,16 @@ static void *dispatcher_main(void *arg) {
                 continue;
             if (full)
                 atomic_store(&s->dirty, 1);
-            int free_slots = s->concurrency - atomic_load(&s->inflight);
+            int inflight = atomic_load(&s->inflight);
+            int free_slots = s->concurrency - inflight;
+            if (free_slots > 0 && free_slots < claim_batch(s) && inflight > 0 &&
+                now - s->last_claim_ms < CLAIM_DELAY_MS && atomic_load(&s->dirty)) {
+                deferred = 1; /* a few slots: wait a little for more to free up */
+                continue;
+            }
             if (free_slots <= 0 || !atomic_exchange(&s->dirty, 0))
                 continue;
+            s->last_claim_ms = now;
             size_t want = free_slots > 64 ? 64 : (size_t)free_slots;
             queue_msg *msgs = NULL;
             size_t n = 0;
@@ -375,7 +392,7 @@ static void *dispatcher_main(void *arg) {
 
         /* sleep until kicked, the next delayed message is due, or a handler times out;
          * at most 1 s, so writes by other processes (stepd dlq replay) are noticed */
-        int64_t due = 0, wait_ms = 1000;
+        int64_t due = 0, wait_ms = deferred ? CLAIM_DELAY_MS : 1000;
         if (rt->q->ops->next_due(rt->q, NULL, &due) == 0) {
             int64_t d = due - queue_now_ms();
             if (d < wait_ms)
