@@ -197,6 +197,9 @@ function makeContext(msg, st) {
       getGroup: (group) => call('state.getGroup', { group }),
       clear: (group) => post('state.clear', { group }, null),
     },
+    // the core's AI modules, run on this handler's context: ai.chat({message | messages, model,
+    // temperature, json, tools, cacheTtl, streamTo: {stream, id}, ...}) (docs/llm.md)
+    ai: { chat: (args) => call('ai.chat', args && typeof args === 'object' ? args : {}) },
     logger: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug'),
               log: log('info') },
   };

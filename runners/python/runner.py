@@ -218,6 +218,22 @@ class _State:
         return _post(self._id, "state.clear", {"group": group})
 
 
+class _Ai:
+    """context.ai: the core's AI modules, run on the handler's own context."""
+
+    def __init__(self, inv_id):
+        self._id = inv_id
+
+    def chat(self, request=None, **kwargs):
+        """One chat completion: {"message": "..."} or {"messages": [...]}, plus "model",
+        "temperature", "json", "tools", "cacheTtl", "streamTo": {"stream", "id"}, ... (see
+        docs/llm.md). Returns the result dict ("content", "toolCalls", "usage", ...); raises
+        on failure with the reason."""
+        args = dict(request or {})
+        args.update(kwargs)
+        return _call(self._id, "ai.chat", args)
+
+
 class _Logger:
     def __init__(self, inv_id):
         self._id = inv_id
@@ -243,7 +259,7 @@ class _Logger:
 
 
 class Context:
-    """What a handler gets as `context`: emit, state, logger, trace_id."""
+    """What a handler gets as `context`: emit, state, logger, ai, trace_id."""
 
     def __init__(self, msg, emits):
         self._id = msg["id"]
@@ -254,6 +270,7 @@ class Context:
         self.attempt = msg.get("attempt", 1)
         self.state = _State(self._id)
         self.logger = _Logger(self._id)
+        self.ai = _Ai(self._id)
 
     def emit(self, event):
         if not isinstance(event, dict) or not isinstance(event.get("topic"), str):

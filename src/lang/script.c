@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/ctx.h"
+#include "lang/script_ai.h"
 #include "core/log.h"
 #include "lang/worker.h"
 
@@ -401,6 +402,8 @@ static int serve(void *arg, const worker_msg *m, json_t **value, char **error) {
         rc = step_state_get_group(ctx, group, value);
     } else if (!strcmp(op, "state.clear")) {
         rc = step_state_clear(ctx, group);
+    } else if (!strcmp(op, "ai.chat")) {
+        rc = script_ai_chat(ctx, args, value, error);
     } else {
         if (asprintf(error, "unknown call \"%s\"", op) < 0)
             *error = NULL;
