@@ -5,9 +5,8 @@
  *
  * Waking policy: every wake-up of a sleeping thread costs a context switch, and on a machine
  * with few cores, more runnable workers than cores only switch among themselves. So a job
- * wakes an idle worker only while fewer workers than the cores but one (the loop, dispatcher
- * and store writer need one) are running or being woken; a busy worker takes the next job
- * itself. Handlers may block (a model call, a slow disk), which
+ * wakes an idle worker only while fewer workers than the cores (less `spare_cores`, left to
+ * other busy threads) are running or being woken; a busy worker takes the next job itself. Handlers may block (a model call, a slow disk), which
  * would leave queued jobs waiting behind "running" workers that use no CPU: a monitor thread
  * watches the queue while jobs wait and idle workers exist and, when no job was taken for 2 ms,
  * wakes a worker for each waiting job.
@@ -39,7 +38,7 @@ struct pool {
     int idle;    /* workers waiting for a job */
     int waking;  /* signalled, not awake yet */
     int running; /* workers inside a job */
-    int limit;   /* running workers wanted without the monitor's help: the cores but one */
+    int limit;   /* running workers wanted without the monitor's help */
     int monitor_sleeping, monitor_started;
     uint64_t taken; /* jobs taken so far: the monitor's measure of progress */
     pthread_t *threads;
@@ -121,7 +120,7 @@ static void *monitor(void *arg) {
     return NULL;
 }
 
-pool *pool_new(int threads, const char *name) {
+pool *pool_new(int threads, const char *name, int spare_cores) {
     if (threads < 1)
         threads = 1;
     pool *p = calloc(1, sizeof(*p));
@@ -137,7 +136,8 @@ pool *pool_new(int threads, const char *name) {
     pthread_cond_init(&p->mcv, NULL);
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "stepd-pool");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    p->limit = cores <= 2 ? 1 : cores > 64 ? 64 : (int)cores - 1;
+    int want = (int)(cores > 64 ? 64 : cores) - (spare_cores > 0 ? spare_cores : 0);
+    p->limit = want < 1 ? 1 : want;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1 << 20); /* handlers get 1 MiB of stack */

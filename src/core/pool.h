@@ -11,7 +11,9 @@ typedef struct pool pool;
 typedef void (*pool_fn)(void *arg);
 
 /* Starts `threads` workers. NULL on failure. */
-pool *pool_new(int threads, const char *name); /* name: of the threads (15 chars max) */
+/* name: of the threads (15 chars max). spare_cores: cores left to other threads when counting
+ * how many workers may run before the pool's monitor has to add more (see pool.c). */
+pool *pool_new(int threads, const char *name, int spare_cores);
 /* Queues fn(arg). Returns 0, or STEP_ECLOSED once pool_free has begun, STEP_ENOMEM. */
 int pool_submit(pool *p, pool_fn fn, void *arg);
 /* Jobs queued or running. */

@@ -798,8 +798,11 @@ int runtime_open(runtime *rt, stepd_config *cfg, char **err) {
     rc = build_registry(rt, NULL, 0, &rt->reg, &rt->mods, &rt->nmods, err, &rt->script_sig);
     if (rc)
         return rc;
-    rt->workers = pool_new(cfg->workers, "stepd-api");
-    rt->event_workers = pool_new(cfg->event_workers, "stepd-event");
+    /* API handlers share the cores with the loop thread that parses and answers each request;
+     * measured on 2 cores: one running API worker serves the most requests, and event
+     * handlers keep up with the flow only with both cores */
+    rt->workers = pool_new(cfg->workers, "stepd-api", 1);
+    rt->event_workers = pool_new(cfg->event_workers, "stepd-event", 0);
     rt->loop = malloc(sizeof(uv_loop_t));
     if (!rt->workers || !rt->event_workers || !rt->loop || uv_loop_init(rt->loop)) {
         free(rt->loop);

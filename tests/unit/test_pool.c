@@ -26,7 +26,7 @@ static void job(void *arg) {
 
 static void test_runs_all_jobs_in_parallel(void **state) {
     (void)state;
-    pool *p = pool_new(4, "test-pool");
+    pool *p = pool_new(4, "test-pool", 0);
     assert_non_null(p);
     assert_int_equal(pool_threads(p), 4);
     for (int i = 0; i < 200; i++)
@@ -53,7 +53,7 @@ static double now_s(void) {
 
 static void test_blocked_workers_do_not_hold_up_the_queue(void **state) {
     (void)state;
-    pool *p = pool_new(8, "test-block");
+    pool *p = pool_new(8, "test-block", 1);
     assert_non_null(p);
     double t0 = now_s();
     for (int i = 0; i < 8; i++)
