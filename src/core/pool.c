@@ -46,6 +46,8 @@ struct pool {
     char name[16]; /* thread name, for top -H, perf and gdb */
 };
 
+static _Thread_local pool *current; /* the pool of this worker thread, NULL elsewhere */
+
 /* Called with mu held: wakes one idle worker if one is not already on its way. */
 static void wake_one(pool *p) {
     if (p->idle > p->waking) {
@@ -61,6 +63,7 @@ static int may_wake(const pool *p) {
 static void *worker(void *arg) {
     pool *p = arg;
     pthread_setname_np(pthread_self(), p->name);
+    current = p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->closing) {
@@ -191,6 +194,26 @@ size_t pool_pending(pool *p) {
     size_t n = p->pending;
     pthread_mutex_unlock(&p->mu);
     return n;
+}
+
+void pool_block_begin(void) {
+    pool *p = current;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->running--;
+    if (p->head && may_wake(p))
+        wake_one(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pool_block_end(void) {
+    pool *p = current;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->running++;
+    pthread_mutex_unlock(&p->mu);
 }
 
 int pool_threads(const pool *p) {

@@ -16,6 +16,11 @@ typedef void (*pool_fn)(void *arg);
 pool *pool_new(int threads, const char *name, int spare_cores);
 /* Queues fn(arg). Returns 0, or STEP_ECLOSED once pool_free has begun, STEP_ENOMEM. */
 int pool_submit(pool *p, pool_fn fn, void *arg);
+/* Around a wait that uses no CPU (a reply from a worker process, a network call) in a job:
+ * the worker stops counting as running, so a queued job may wake another worker at once
+ * instead of after the monitor's delay. No-ops outside pool threads. */
+void pool_block_begin(void);
+void pool_block_end(void);
 /* Jobs queued or running. */
 size_t pool_pending(pool *p);
 int pool_threads(const pool *p);

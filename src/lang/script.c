@@ -431,8 +431,10 @@ static int run(step_ctx *ctx, const char *kind, json_t *data /* stolen */, json_
         return STEP_ENOMEM;
     json_t *err = NULL;
     last_error[0] = '\0';
+    pool_block_begin(); /* mostly waiting for the worker process */
     int rc = worker_invoke(h->pools[li], msg, s->timeout_ms > 0 ? s->timeout_ms : 30000, serve, ctx,
                            value, &err);
+    pool_block_end();
     json_decref(msg);
     if (rc) {
         const char *m = json_string_value(json_object_get(err, "message"));
