@@ -126,10 +126,42 @@ typedef struct decoder {
     void *user;
     size_t produced;
     int stopped;
+    /* what the resampler was set up for: a decoder may change it mid-stream */
+    int in_fmt, in_rate;
+    AVChannelLayout in_layout;
 } decoder;
+
+/* (Re)configures the resampler for frames of this format, rate and layout. */
+static int setup_swr(decoder *d, int fmt, int rate, const AVChannelLayout *layout) {
+    if (rate <= 0 || rate > 768000 || layout->nb_channels <= 0 || layout->nb_channels > 64 ||
+        !av_get_sample_fmt_name((enum AVSampleFormat)fmt))
+        return AVERROR_INVALIDDATA;
+    swr_free(&d->swr);
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    if (swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_S16, SPEECH_RATE,
+                            (AVChannelLayout *)layout, /* only read */
+                            (enum AVSampleFormat)fmt, rate, 0, NULL) < 0 ||
+        swr_init(d->swr) < 0)
+        return AVERROR(EINVAL);
+    av_channel_layout_uninit(&d->in_layout);
+    if (av_channel_layout_copy(&d->in_layout, layout) < 0)
+        return AVERROR(ENOMEM);
+    d->in_fmt = fmt;
+    d->in_rate = rate;
+    return 0;
+}
 
 /* Converts one decoded frame (or flushes the resampler when frame is NULL). */
 static int emit_frame(decoder *d, const AVFrame *frame) {
+    if (frame && (frame->nb_samples <= 0 || !frame->extended_data || !frame->extended_data[0]))
+        return 0; /* nothing to convert */
+    if (frame && (frame->format != d->in_fmt || frame->sample_rate != d->in_rate ||
+                  av_channel_layout_compare(&frame->ch_layout, &d->in_layout))) {
+        /* the stream changed its parameters: convert what follows from the new ones */
+        int rc = setup_swr(d, frame->format, frame->sample_rate, &frame->ch_layout);
+        if (rc < 0)
+            return rc == AVERROR(ENOMEM) ? rc : 0; /* implausible frame: skip it */
+    }
     int in = frame ? frame->nb_samples : 0;
     int cap = swr_get_out_samples(d->swr, in);
     if (cap < 0)
@@ -222,10 +254,7 @@ static int decode_ctx(AVIOContext *io, const char *name, stepd_speech_pcm_fn fn,
                          name, d.cc->sample_rate, d.cc->ch_layout.nb_channels);
         goto done;
     }
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    if (swr_alloc_set_opts2(&d.swr, &mono, AV_SAMPLE_FMT_S16, SPEECH_RATE, &d.cc->ch_layout,
-                            d.cc->sample_fmt, d.cc->sample_rate, 0, NULL) < 0 ||
-        swr_init(d.swr) < 0) {
+    if (setup_swr(&d, d.cc->sample_fmt, d.cc->sample_rate, &d.cc->ch_layout) < 0) {
         rc = speech_fail(err, STEP_EPARSE, "%s: cannot convert %s audio at %d Hz to 16 kHz mono",
                          name, av_get_sample_fmt_name(d.cc->sample_fmt) ?: "?", d.cc->sample_rate);
         goto done;
@@ -280,6 +309,7 @@ done:
     av_frame_free(&d.frame);
     av_packet_free(&d.pkt);
     swr_free(&d.swr);
+    av_channel_layout_uninit(&d.in_layout);
     avcodec_free_context(&d.cc);
     avformat_close_input(&d.fmt);
     free(d.out);
