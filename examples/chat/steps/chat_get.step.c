@@ -1,19 +1,13 @@
 /* GET /ai/chat/:id — the chat record, for its owner only. */
 #include <stepd/step.h>
-#include <string.h>
+
+#include "chat_owner.h"
 
 static int get_chat(step_ctx *ctx, step_request *req, step_response *res) {
-    const char *id = json_string_value(json_object_get(req->path_params, "id"));
-    const char *user = json_string_value(json_object_get(step_request_local(req, "user"), "id"));
-    json_t *chat = NULL;
-    int rc = step_state_get(ctx, "chats", id, &chat);
-    if (rc == STEP_ENOTFOUND ||
-        (rc == 0 && strcmp(json_string_value(json_object_get(chat, "userId")), user) != 0)) {
-        json_decref(chat);
-        return step_respond(res, 404, json_pack("{s:s}", "error", "chat not found"));
-    }
+    json_t *chat;
+    int rc = chat_load_own(ctx, req, res, &chat);
     if (rc)
-        return rc;
+        return rc > 0 ? 0 : rc; /* > 0: the 404 is set */
     return step_respond(res, 200, chat);
 }
 

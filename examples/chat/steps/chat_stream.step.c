@@ -9,18 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_owner.h"
+
 static int stream_chat(step_ctx *ctx, step_request *req, step_response *res) {
     const char *id = json_string_value(json_object_get(req->path_params, "id"));
-    const char *user = json_string_value(json_object_get(step_request_local(req, "user"), "id"));
-    json_t *chat = NULL;
-    int rc = step_state_get(ctx, "chats", id, &chat);
-    if (rc == STEP_ENOTFOUND ||
-        (rc == 0 && strcmp(json_string_value(json_object_get(chat, "userId")), user) != 0)) {
-        json_decref(chat);
-        return step_respond(res, 404, json_pack("{s:s}", "error", "chat not found"));
-    }
+    json_t *chat;
+    int rc = chat_load_own(ctx, req, res, &chat);
     if (rc)
-        return rc;
+        return rc > 0 ? 0 : rc; /* > 0: the 404 is set */
     const char *status = json_string_value(json_object_get(chat, "status"));
     if (!status || !strcmp(status, "processing")) { /* live: follow the model's tokens */
         json_decref(chat);
